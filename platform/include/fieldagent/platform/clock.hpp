@@ -1,0 +1,79 @@
+#pragma once
+// Time comes through Clock: wall time for timestamps, monotonic time for deadlines and
+// back-off, and waits that a FakeClock releases when a test advances it.
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace fieldagent::platform {
+
+using WallTime = std::chrono::system_clock::time_point;
+using MonoTime = std::chrono::steady_clock::time_point;
+
+// Something a waiting thread can be woken through before its deadline (new work, shutdown,
+// connectivity back). Wakes are remembered until the next wait consumes them.
+class Wakeup {
+ public:
+  void notify();
+
+ private:
+  friend class SystemClock;
+  friend class FakeClock;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+};
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual WallTime now() const = 0;
+  virtual MonoTime monotonic() const = 0;
+  // Blocks until monotonic() reaches `deadline` or `wakeup` is notified. Returns true when
+  // the deadline was reached, false when woken early.
+  virtual bool waitUntil(MonoTime deadline, Wakeup& wakeup) = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  WallTime now() const override;
+  MonoTime monotonic() const override;
+  bool waitUntil(MonoTime deadline, Wakeup& wakeup) override;
+};
+
+// A clock that only moves when told to. Threads blocked in waitUntil() wake when advance()
+// carries time past their deadline.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(WallTime start = WallTime{std::chrono::seconds{1'800'000'000}});
+
+  WallTime now() const override;
+  MonoTime monotonic() const override;
+  bool waitUntil(MonoTime deadline, Wakeup& wakeup) override;
+
+  void advance(std::chrono::nanoseconds by);
+  // Moves wall time only (a device clock set wrong); monotonic time is untouched.
+  void setWall(WallTime to);
+  // Number of threads currently blocked in waitUntil(); lets a test wait until the code
+  // under test is parked before it advances time.
+  int waiters() const;
+  // Blocks until at least `n` threads are waiting.
+  void awaitWaiters(int n) const;
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  WallTime wall_;
+  MonoTime mono_{};
+  std::set<Wakeup*> waiting_;
+  int waiterCount_ = 0;
+};
+
+// ISO 8601 UTC with seconds ("2026-01-21T13:00:00Z"), as the upstream contract writes them.
+std::string formatIso8601(WallTime t);
+// Accepts "YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm|-hh:mm)"; false on anything else.
+bool parseIso8601(const std::string& text, WallTime& out);
+
+}  // namespace fieldagent::platform
