@@ -105,8 +105,7 @@ Result<std::string> aesGcmOpen(std::string_view key, std::string_view nonce, std
   const std::size_t len = sealed.size() - kGcmTagBytes;
   std::string out(len, '\0');
   const int rc = mbedtls_gcm_auth_decrypt(gcm.get(), len, u8(nonce), nonce.size(), u8(associatedData),
-                                          associatedData.size(), u8(sealed) + len, kGcmTagBytes, u8(sealed),
-                                          u8(out));
+                                          associatedData.size(), u8(sealed) + len, kGcmTagBytes, u8(sealed), u8(out));
   if (rc == MBEDTLS_ERR_GCM_AUTH_FAILED) {
     mbedtls_platform_zeroize(out.data(), out.size());
     return makeError("auth_failed", "AES-GCM tag mismatch: the data or its key is not what was sealed");

@@ -31,7 +31,8 @@ std::array<int, 256> b64Table() {
 std::string hexEncode(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
+  for (const char ch : bytes) {
+    const auto c = static_cast<unsigned char>(ch);
     out.push_back(kHex[c >> 4]);
     out.push_back(kHex[c & 15]);
   }
@@ -118,8 +119,8 @@ std::string base32Encode(std::string_view bytes) {
   std::string out;
   std::uint64_t acc = 0;
   int bits = 0;
-  for (unsigned char c : bytes) {
-    acc = (acc << 8) | c;
+  for (const char ch : bytes) {
+    acc = (acc << 8) | static_cast<unsigned char>(ch);
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
@@ -144,9 +145,12 @@ std::optional<std::string> base32Decode(std::string_view text) {
     }
     if (padded) return std::nullopt;
     int v = -1;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a';
-    else if (c >= '2' && c <= '7') v = c - '2' + 26;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a';
+    else if (c >= '2' && c <= '7')
+      v = c - '2' + 26;
     if (v < 0) return std::nullopt;
     acc = (acc << 5) | static_cast<std::uint64_t>(v);
     bits += 5;

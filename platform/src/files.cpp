@@ -7,7 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 #include <string>
 
 namespace fieldagent::platform::fs {
@@ -15,7 +15,7 @@ namespace {
 
 Error osError(const char* what, const std::filesystem::path& path, int err) {
   std::string code = (err == ENOSPC || err == EDQUOT) ? "no_space" : (err == ENOENT ? "not_found" : "io");
-  return makeError(std::move(code), std::string(what) + " " + path.string() + ": " + std::strerror(err));
+  return makeError(std::move(code), std::string(what) + " " + path.string() + ": " + std::error_code(err, std::generic_category()).message());
 }
 
 class Fd {
@@ -61,7 +61,8 @@ Result<std::string> readFile(const std::filesystem::path& path, std::uint64_t ma
     }
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
-    if (got > maxBytes) return makeError("too_large", path.string() + " grew past " + std::to_string(maxBytes) + " bytes");
+    if (got > maxBytes)
+      return makeError("too_large", path.string() + " grew past " + std::to_string(maxBytes) + " bytes");
   }
   out.resize(got);
   return out;

@@ -83,8 +83,9 @@ TEST_CASE("the default route with the lowest metric over a link that is up decid
 TEST_CASE("an IPv6-only default route counts as online", "[connectivity]") {
   FakeProcSys fake;
   fake.link("wlan0", "up");
-  fake.ipv6({std::string(32, '0') + " 00 " + std::string(32, '0') + " 00 fe800000000000000000000000000001 00000400 "
-                                                                     "00000001 00000000 00000003 wlan0",
+  fake.ipv6({std::string(32, '0') + " 00 " + std::string(32, '0') +
+                 " 00 fe800000000000000000000000000001 00000400 "
+                 "00000001 00000000 00000003 wlan0",
              std::string(32, '0') + " 00 " + std::string(32, '0') + " 00 " + std::string(32, '0') +
                  " ffffffff 00000001 00000000 00200200 lo"});
   LinuxConnectivity c(fake.proc(), fake.sys(), false);

@@ -59,8 +59,7 @@ class FakeConnectivity final : public Connectivity {
 class LinuxConnectivity final : public Connectivity {
  public:
   // `procRoot` and `sysRoot` default to /proc and /sys; tests point them at a folder.
-  explicit LinuxConnectivity(std::string procRoot = "/proc", std::string sysRoot = "/sys",
-                             bool watch = true);
+  explicit LinuxConnectivity(std::string procRoot = "/proc", std::string sysRoot = "/sys", bool watch = true);
   ~LinuxConnectivity() override;
   LinuxConnectivity(const LinuxConnectivity&) = delete;
   LinuxConnectivity& operator=(const LinuxConnectivity&) = delete;

@@ -1,8 +1,8 @@
 #pragma once
 // Logging over Poco: console or syslog, with every line passed through a Redactor so that
 // passwords, tokens and TOTP secrets never reach a log.
-#include <Poco/Channel.h>
 #include <Poco/AutoPtr.h>
+#include <Poco/Channel.h>
 
 #include <memory>
 #include <mutex>

@@ -18,7 +18,7 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -68,8 +68,6 @@ class [[nodiscard]] Result<void> {
   bool failed_ = false;
 };
 
-inline Error makeError(std::string code, std::string message) {
-  return Error{std::move(code), std::move(message)};
-}
+inline Error makeError(std::string code, std::string message) { return Error{std::move(code), std::move(message)}; }
 
 }  // namespace fieldagent
