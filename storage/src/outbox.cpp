@@ -1,0 +1,514 @@
+// The outbox and the conflicts: state moves of operations, the ready queue, and the records a
+// person decides on.
+#include <string>
+#include <utility>
+
+#include "fieldagent/storage/store.hpp"
+#include "store_internal.hpp"
+
+namespace fieldagent::storage {
+
+using detail::fromMillis;
+using detail::toMillis;
+
+namespace {
+
+constexpr const char* kOpColumns =
+    "id, write_id, kind, work_order_id, payload, idempotency_key, base_version, state, held, attempts, "
+    "next_attempt_at, last_error, result, created_at, updated_at";
+
+Result<OutboxOp> readOp(Database& db, Statement& row) {
+  OutboxOp op;
+  op.id = row.integer(0);
+  op.writeId = row.integer(1);
+  op.kind = row.text(2);
+  op.workOrderId = row.text(3);
+  auto payload = detail::parseStored(row.text(4), "payload of operation " + std::to_string(op.id));
+  if (!payload) return payload.error();
+  op.payload = std::move(payload).value();
+  op.idempotencyKey = row.text(5);
+  op.baseVersion = row.text(6);
+  const auto state = parseOpState(row.text(7));
+  if (!state) return makeError("corrupt", "operation " + std::to_string(op.id) + " has an unknown state");
+  op.state = *state;
+  op.held = row.integer(8) != 0;
+  op.attempts = static_cast<int>(row.integer(9));
+  op.nextAttemptAt = fromMillis(row.integer(10));
+  op.lastError = row.text(11);
+  if (!row.isNull(12)) {
+    auto result = detail::parseStored(row.text(12), "upstream answer of operation " + std::to_string(op.id));
+    if (!result) return result.error();
+    op.result = std::move(result).value();
+  }
+  op.createdAt = fromMillis(row.integer(13));
+  op.updatedAt = fromMillis(row.integer(14));
+  auto deps = db.prepare("SELECT depends_on FROM outbox_deps WHERE op_id = ?1 ORDER BY depends_on");
+  if (!deps) return deps.error();
+  deps->bind(1, op.id);
+  while (true) {
+    auto more = deps->step();
+    if (!more) return more.error();
+    if (!*more) break;
+    op.dependsOn.push_back(deps->integer(0));
+  }
+  return op;
+}
+
+Result<OutboxOp> loadOp(Database& db, std::int64_t id) {
+  auto stmt = db.prepare(std::string("SELECT ") + kOpColumns + " FROM outbox WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  auto row = stmt->bind(1, id).step();
+  if (!row) return row.error();
+  if (!*row) return makeError("not_found", "operation " + std::to_string(id) + " is not in the outbox");
+  return readOp(db, *stmt);
+}
+
+Result<std::vector<OutboxOp>> loadOps(Database& db, const std::vector<std::int64_t>& ids) {
+  std::vector<OutboxOp> out;
+  for (std::int64_t id : ids) {
+    auto op = loadOp(db, id);
+    if (!op) return op.error();
+    out.push_back(std::move(op).value());
+  }
+  return out;
+}
+
+Result<std::vector<std::int64_t>> collectIds(Statement& stmt) {
+  std::vector<std::int64_t> ids;
+  while (true) {
+    auto more = stmt.step();
+    if (!more) return more.error();
+    if (!*more) break;
+    ids.push_back(stmt.integer(0));
+  }
+  return ids;
+}
+
+// Moves `id` from one of the states in `from` (an SQL list) to `to`; "wrong_state" otherwise.
+Result<void> moveState(Database& db, std::int64_t id, const std::string& from, OpState to, std::int64_t now,
+                       const std::string& verb) {
+  auto stmt = db.prepare("UPDATE outbox SET state = ?2, updated_at = ?3 WHERE id = ?1 AND state IN (" + from + ")");
+  if (!stmt) return stmt.error();
+  if (auto r = stmt->bind(1, id).bind(2, toString(to)).bind(3, now).run(); !r) return r;
+  if (db.changes() == 1) return {};
+  auto op = loadOp(db, id);
+  if (!op) return op.error();
+  return makeError("wrong_state", "cannot " + verb + " operation " + std::to_string(id) + ": it is " +
+                                      std::string(toString(op->state)));
+}
+
+}  // namespace
+
+std::string_view toString(OpState state) {
+  switch (state) {
+    case OpState::pending:
+      return "pending";
+    case OpState::in_flight:
+      return "in_flight";
+    case OpState::done:
+      return "done";
+    case OpState::conflict:
+      return "conflict";
+    case OpState::rejected:
+      return "rejected";
+    case OpState::archived:
+      return "archived";
+  }
+  return "unknown";
+}
+
+std::optional<OpState> parseOpState(std::string_view text) {
+  for (OpState s : {OpState::pending, OpState::in_flight, OpState::done, OpState::conflict, OpState::rejected,
+                    OpState::archived}) {
+    if (toString(s) == text) return s;
+  }
+  return std::nullopt;
+}
+
+namespace detail {
+
+Result<void> refreshHolds(Database& db, std::int64_t opId) {
+  auto stmt = db.prepare(
+      "WITH RECURSIVE below(id) AS (SELECT op_id FROM outbox_deps WHERE depends_on = ?1 "
+      "UNION SELECT d.op_id FROM outbox_deps d JOIN below b ON d.depends_on = b.id) "
+      "SELECT id FROM below ORDER BY id");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, opId);
+  auto ids = collectIds(*stmt);
+  if (!ids) return ids.error();
+  // A dependency always has a smaller id than its dependent (the schema checks it), so in id
+  // order every dependency is settled before the operations that wait on it.
+  for (std::int64_t id : *ids) {
+    auto update = db.prepare(
+        "UPDATE outbox SET held = EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox t ON t.id = d.depends_on "
+        "WHERE d.op_id = ?1 AND (t.state IN ('rejected', 'conflict', 'archived') OR t.held = 1)) WHERE id = ?1");
+    if (!update) return update.error();
+    if (auto r = update->bind(1, id).run(); !r) return r;
+  }
+  return {};
+}
+
+Result<void> settleArchivedWrite(Database& db, std::int64_t writeId) {
+  auto live = db.prepare("SELECT 1 FROM outbox WHERE write_id = ?1 AND state <> 'archived' LIMIT 1");
+  if (!live) return live.error();
+  auto row = live->bind(1, writeId).step();
+  if (!row) return row.error();
+  if (*row) return {};
+  std::string workOrderId;
+  {
+    auto write = db.prepare("SELECT work_order_id FROM local_writes WHERE id = ?1");
+    if (!write) return write.error();
+    auto found = write->bind(1, writeId).step();
+    if (!found) return found.error();
+    if (!*found) return {};
+    workOrderId = write->text(0);
+  }
+  auto off = db.prepare("UPDATE local_writes SET active = 0 WHERE id = ?1");
+  if (!off) return off.error();
+  if (auto r = off->bind(1, writeId).run(); !r) return r;
+  auto close = db.prepare("UPDATE stock_adjustments SET open = 0 WHERE write_id = ?1");
+  if (!close) return close.error();
+  if (auto r = close->bind(1, writeId).run(); !r) return r;
+  return refreshWorkOrderView(db, workOrderId);
+}
+
+}  // namespace detail
+
+Result<std::vector<OutboxOp>> Store::readyOperations(WallTime now, int limit) {
+  if (limit < 1) return makeError("invalid", "limit must be 1 or more");
+  std::lock_guard lock(mutex_);
+  // The head of each work order's queue is its oldest live (pending or in-flight) operation that
+  // is not held; it is ready when it is pending, due, and all it depends on is done. Both the
+  // outer scan and the head lookup use the partial index outbox_queue, which holds live
+  // operations only, so the cost follows the queue, not the history.
+  auto stmt = db_->prepare(
+      "SELECT o.id FROM outbox o "
+      "WHERE o.state IN ('pending', 'in_flight') AND o.held = 0 "
+      "AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.work_order_id = o.work_order_id "
+      "            AND h.state IN ('pending', 'in_flight') AND h.held = 0) "
+      "AND o.state = 'pending' AND o.next_attempt_at <= ?1 "
+      "AND NOT EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox t ON t.id = d.depends_on "
+      "                WHERE d.op_id = o.id AND t.state <> 'done') "
+      "ORDER BY o.id LIMIT ?2");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, toMillis(now)).bind(2, limit);
+  auto ids = collectIds(*stmt);
+  if (!ids) return ids.error();
+  return loadOps(*db_, *ids);
+}
+
+Result<OutboxOp> Store::operation(std::int64_t id) {
+  std::lock_guard lock(mutex_);
+  return loadOp(*db_, id);
+}
+
+Result<std::vector<OutboxOp>> Store::listOperations(const OutboxFilter& filter) {
+  if (filter.limit < 1) return makeError("invalid", "limit must be 1 or more");
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(
+      "SELECT id FROM outbox WHERE id > ?1 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR work_order_id = ?3) "
+      "ORDER BY id LIMIT ?4");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, filter.afterId);
+  if (filter.state) {
+    stmt->bind(2, toString(*filter.state));
+  } else {
+    stmt->bindNull(2);
+  }
+  stmt->bind(3, filter.workOrderId).bind(4, filter.limit);
+  auto ids = collectIds(*stmt);
+  if (!ids) return ids.error();
+  return loadOps(*db_, *ids);
+}
+
+Result<OutboxCounts> Store::outboxCounts() {
+  std::lock_guard lock(mutex_);
+  OutboxCounts counts;
+  for (OpState s : {OpState::pending, OpState::in_flight, OpState::done, OpState::conflict, OpState::rejected,
+                    OpState::archived}) {
+    counts.byState[s] = 0;
+  }
+  {
+    auto stmt = db_->prepare("SELECT state, COUNT(*) FROM outbox GROUP BY state");
+    if (!stmt) return stmt.error();
+    while (true) {
+      auto more = stmt->step();
+      if (!more) return more.error();
+      if (!*more) break;
+      if (auto s = parseOpState(stmt->text(0))) counts.byState[*s] = stmt->integer(1);
+    }
+  }
+  {
+    auto stmt = db_->prepare(
+        "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight') AND held = 1");
+    if (!stmt) return stmt.error();
+    auto row = stmt->step();
+    if (!row) return row.error();
+    counts.held = stmt->integer(0);
+  }
+  {
+    auto stmt = db_->prepare("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'");
+    if (!stmt) return stmt.error();
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!stmt->isNull(0)) counts.oldestPendingCreatedAt = fromMillis(stmt->integer(0));
+  }
+  return counts;
+}
+
+Result<void> Store::markInFlight(std::int64_t id) {
+  std::lock_guard lock(mutex_);
+  auto txn = Transaction::begin(*db_);
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(clock_.now());
+  if (auto r = moveState(*db_, id, "'pending'", OpState::in_flight, now, "send"); !r) return r;
+  auto count = db_->prepare("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1");
+  if (!count) return count.error();
+  if (auto r = count->bind(1, id).run(); !r) return r;
+  return txn->commit();
+}
+
+Result<void> Store::markDone(std::int64_t id, const Json& upstreamAnswer) {
+  std::lock_guard lock(mutex_);
+  auto txn = Transaction::begin(*db_);
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(clock_.now());
+  if (auto r = moveState(*db_, id, "'in_flight'", OpState::done, now, "complete"); !r) return r;
+  auto stmt = db_->prepare("UPDATE outbox SET result = ?2, last_error = NULL WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  if (auto r = stmt->bind(1, id).bind(2, upstreamAnswer.dump()).run(); !r) return r;
+  return txn->commit();
+}
+
+Result<void> Store::markRetryLater(std::int64_t id, WallTime nextAttemptAt, const std::string& error) {
+  std::lock_guard lock(mutex_);
+  auto txn = Transaction::begin(*db_);
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(clock_.now());
+  if (auto r = moveState(*db_, id, "'in_flight', 'pending'", OpState::pending, now, "reschedule"); !r) return r;
+  auto stmt = db_->prepare("UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  if (auto r = stmt->bind(1, id).bind(2, toMillis(nextAttemptAt)).bind(3, error).run(); !r) return r;
+  return txn->commit();
+}
+
+Result<void> Store::markRejected(std::int64_t id, const std::string& upstreamMessage) {
+  std::lock_guard lock(mutex_);
+  auto txn = Transaction::begin(*db_);
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(clock_.now());
+  if (auto r = moveState(*db_, id, "'in_flight'", OpState::rejected, now, "reject"); !r) return r;
+  auto stmt = db_->prepare("UPDATE outbox SET last_error = ?2 WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  if (auto r = stmt->bind(1, id).bind(2, upstreamMessage).run(); !r) return r;
+  if (auto r = detail::refreshHolds(*db_, id); !r) return r;
+  return txn->commit();
+}
+
+Result<std::int64_t> Store::markConflict(std::int64_t id, const NewConflict& conflict) {
+  std::lock_guard lock(mutex_);
+  auto txn = Transaction::begin(*db_);
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(clock_.now());
+  if (auto r = moveState(*db_, id, "'in_flight'", OpState::conflict, now, "mark in conflict"); !r) return r.error();
+  auto op = loadOp(*db_, id);
+  if (!op) return op.error();
+  {
+    auto stmt = db_->prepare("UPDATE outbox SET last_error = ?2 WHERE id = ?1");
+    if (!stmt) return stmt.error();
+    if (auto r = stmt->bind(1, id).bind(2, conflict.message).run(); !r) return r.error();
+  }
+  auto insert = db_->prepare(
+      "INSERT INTO conflicts (operation_id, work_order_id, field, base, theirs, yours, message, state, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)");
+  if (!insert) return insert.error();
+  insert->bind(1, id)
+      .bind(2, op->workOrderId)
+      .bind(3, conflict.field.empty() ? op->kind : conflict.field)
+      .bind(4, conflict.base.dump())
+      .bind(5, conflict.theirs.dump())
+      .bind(6, (conflict.yours.is_null() ? op->payload : conflict.yours).dump())
+      .bind(7, conflict.message)
+      .bind(8, now);
+  if (auto r = insert->run(); !r) return r.error();
+  const std::int64_t conflictId = db_->lastInsertId();
+  if (auto r = detail::refreshHolds(*db_, id); !r) return r.error();
+  if (auto r = txn->commit(); !r) return r.error();
+  return conflictId;
+}
+
+namespace {
+
+// Sends a parked operation again: pending, due now, with a fresh idempotency key. Upstream
+// recorded no effect for a rejected or conflicting request, so a new key cannot duplicate one;
+// reusing the old key would replay the old refusal, or be refused for a changed body.
+Result<void> requeueParked(Database& db, platform::Entropy& entropy, std::int64_t id, std::int64_t now,
+                           const std::optional<std::string>& baseVersion, const std::optional<Json>& payload) {
+  if (auto r = moveState(db, id, "'rejected', 'conflict'", OpState::pending, now, "retry"); !r) return r;
+  auto stmt = db.prepare(
+      "UPDATE outbox SET idempotency_key = ?2, next_attempt_at = 0, base_version = COALESCE(?3, base_version), "
+      "payload = COALESCE(?4, payload) WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, id).bind(2, "fa_" + detail::randomHex(entropy, 16)).bind(3, baseVersion);
+  if (payload) {
+    stmt->bind(4, payload->dump());
+  } else {
+    stmt->bindNull(4);
+  }
+  if (auto r = stmt->run(); !r) return r;
+  return detail::refreshHolds(db, id);
+}
+
+Result<void> archiveOp(Database& db, std::int64_t id, std::int64_t now) {
+  if (auto r = moveState(db, id, "'pending', 'rejected', 'conflict'", OpState::archived, now, "discard"); !r) return r;
+  auto op = loadOp(db, id);
+  if (!op) return op.error();
+  if (auto r = detail::refreshHolds(db, id); !r) return r;
+  return detail::settleArchivedWrite(db, op->writeId);
+}
+
+Result<void> closeConflictsOf(Database& db, std::int64_t opId, const std::string& resolution, const std::string& note,
+                              std::int64_t now) {
+  auto stmt = db.prepare(
+      "UPDATE conflicts SET state = 'resolved', resolution = ?2, resolution_note = ?3, resolved_at = ?4 "
+      "WHERE operation_id = ?1 AND state = 'open'");
+  if (!stmt) return stmt.error();
+  return stmt->bind(1, opId).bind(2, resolution).bind(3, note).bind(4, now).run();
+}
+
+}  // namespace
+
+Result<void> Store::retryParked(std::int64_t id, const std::optional<std::string>& newBaseVersion) {
+  std::lock_guard lock(mutex_);
+  auto txn = Transaction::begin(*db_);
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(clock_.now());
+  if (auto r = requeueParked(*db_, entropy_, id, now, newBaseVersion, std::nullopt); !r) return r;
+  if (auto r = closeConflictsOf(*db_, id, "keep_mine", "retried", now); !r) return r;
+  return txn->commit();
+}
+
+Result<void> Store::editParked(std::int64_t id, const Json& payload) {
+  std::lock_guard lock(mutex_);
+  auto txn = Transaction::begin(*db_);
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(clock_.now());
+  if (auto r = requeueParked(*db_, entropy_, id, now, std::nullopt, payload); !r) return r;
+  if (auto r = closeConflictsOf(*db_, id, "edit", "edited", now); !r) return r;
+  return txn->commit();
+}
+
+Result<void> Store::discard(std::int64_t id) {
+  std::lock_guard lock(mutex_);
+  auto txn = Transaction::begin(*db_);
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(clock_.now());
+  if (auto r = archiveOp(*db_, id, now); !r) return r;
+  if (auto r = closeConflictsOf(*db_, id, "take_theirs", "discarded", now); !r) return r;
+  return txn->commit();
+}
+
+// ---- conflicts -------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kConflictColumns =
+    "id, operation_id, work_order_id, field, base, theirs, yours, message, state, resolution, resolution_note, "
+    "created_at, resolved_at";
+
+Result<ConflictRecord> readConflict(Statement& row) {
+  ConflictRecord c;
+  c.id = row.integer(0);
+  c.operationId = row.integer(1);
+  c.workOrderId = row.text(2);
+  c.field = row.text(3);
+  const std::string what = "conflict " + std::to_string(c.id);
+  for (auto [column, target] : {std::pair{4, &c.base}, std::pair{5, &c.theirs}, std::pair{6, &c.yours}}) {
+    if (row.isNull(column)) continue;
+    auto parsed = detail::parseStored(row.text(column), what);
+    if (!parsed) return parsed.error();
+    *target = std::move(parsed).value();
+  }
+  c.message = row.text(7);
+  c.open = row.text(8) == "open";
+  c.resolution = row.text(9);
+  c.resolutionNote = row.text(10);
+  c.createdAt = fromMillis(row.integer(11));
+  if (!row.isNull(12)) c.resolvedAt = fromMillis(row.integer(12));
+  return c;
+}
+
+}  // namespace
+
+Result<std::vector<ConflictRecord>> Store::listConflicts(bool openOnly) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(std::string("SELECT ") + kConflictColumns +
+                           " FROM conflicts WHERE (?1 = 0 OR state = 'open') ORDER BY id");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, openOnly ? 1 : 0);
+  std::vector<ConflictRecord> out;
+  while (true) {
+    auto more = stmt->step();
+    if (!more) return more.error();
+    if (!*more) break;
+    auto c = readConflict(*stmt);
+    if (!c) return c.error();
+    out.push_back(std::move(c).value());
+  }
+  return out;
+}
+
+Result<ConflictRecord> Store::conflict(std::int64_t id) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(std::string("SELECT ") + kConflictColumns + " FROM conflicts WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  auto row = stmt->bind(1, id).step();
+  if (!row) return row.error();
+  if (!*row) return makeError("not_found", "conflict " + std::to_string(id) + " does not exist");
+  return readConflict(*stmt);
+}
+
+Result<void> Store::resolveConflict(std::int64_t id, const ConflictResolution& resolution) {
+  std::lock_guard lock(mutex_);
+  Database& db = *db_;
+  auto txn = Transaction::begin(db);
+  if (!txn) return txn.error();
+  std::int64_t opId = 0;
+  {
+    auto stmt = db.prepare("SELECT operation_id, state FROM conflicts WHERE id = ?1");
+    if (!stmt) return stmt.error();
+    auto row = stmt->bind(1, id).step();
+    if (!row) return row.error();
+    if (!*row) return makeError("not_found", "conflict " + std::to_string(id) + " does not exist");
+    if (stmt->text(1) != "open") return makeError("wrong_state", "conflict " + std::to_string(id) + " is resolved");
+    opId = stmt->integer(0);
+  }
+  const std::int64_t now = toMillis(clock_.now());
+  std::string name;
+  const std::optional<std::string> newBase =
+      resolution.newBaseVersion.empty() ? std::nullopt : std::optional<std::string>(resolution.newBaseVersion);
+  switch (resolution.choice) {
+    case ConflictChoice::keepMine:
+      name = "keep_mine";
+      if (auto r = requeueParked(db, entropy_, opId, now, newBase, std::nullopt); !r) return r;
+      break;
+    case ConflictChoice::takeTheirs:
+      name = "take_theirs";
+      if (auto r = archiveOp(db, opId, now); !r) return r;
+      break;
+    case ConflictChoice::edit:
+      name = "edit";
+      if (!resolution.newPayload) return makeError("invalid", "resolving by edit needs the edited payload");
+      if (auto r = requeueParked(db, entropy_, opId, now, newBase, resolution.newPayload); !r) {
+        return r;
+      }
+      break;
+  }
+  auto close = db.prepare(
+      "UPDATE conflicts SET state = 'resolved', resolution = ?2, resolution_note = ?3, resolved_at = ?4 WHERE id = ?1");
+  if (!close) return close.error();
+  if (auto r = close->bind(1, id).bind(2, name).bind(3, resolution.note).bind(4, now).run(); !r) return r;
+  return txn->commit();
+}
+
+}  // namespace fieldagent::storage

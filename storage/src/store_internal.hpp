@@ -1,0 +1,72 @@
+#pragma once
+// Helpers shared by the store's source files.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "database.hpp"
+#include "fieldagent/platform/clock.hpp"
+#include "fieldagent/platform/crypto.hpp"
+#include "fieldagent/storage/records.hpp"
+
+namespace fieldagent::storage::detail {
+
+inline std::int64_t toMillis(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+inline WallTime fromMillis(std::int64_t ms) {
+  return WallTime{std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds{ms})};
+}
+
+// Milliseconds of an ISO 8601 string field of `doc`, or nothing when absent or malformed.
+std::optional<std::int64_t> isoFieldMillis(const Json& doc, const char* field);
+
+// A string field of `doc`, or "" when absent or not a string.
+std::string stringField(const Json& doc, const char* field);
+
+// Parses JSON the store wrote earlier; the file is on disk, so damage is reported, not trusted.
+Result<Json> parseStored(const std::string& text, std::string_view what);
+
+// The random part of ids and idempotency keys: `bytes` of entropy as lower-case hex.
+std::string randomHex(platform::Entropy& entropy, std::size_t bytes);
+
+}  // namespace fieldagent::storage::detail
+
+namespace fieldagent::storage {
+
+// Bytes of attachments on the device, for the quota: recorded ones plus those being written or
+// finished but not yet recorded by a local write.
+struct QuotaLedger {
+  std::mutex mutex;
+  std::uint64_t limit = 0;
+  std::uint64_t recorded = 0;
+  std::map<std::string, std::uint64_t> unrecorded;
+
+  std::uint64_t inUseLocked() const {
+    std::uint64_t total = recorded;
+    for (const auto& [id, bytes] : unrecorded) total += bytes;
+    return total;
+  }
+};
+
+}  // namespace fieldagent::storage
+
+namespace fieldagent::storage::detail {
+
+// Rebuilds the technician's view of a work order (server copy + active local writes) and its
+// indexed columns. Call inside a transaction.
+Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId);
+
+// Once every operation of a write is archived, its changes leave the view and its stock
+// adjustments stop counting. Call inside a transaction.
+Result<void> settleArchivedWrite(Database& db, std::int64_t writeId);
+
+// Recomputes `held` for every operation that depends, directly or not, on `opId`.
+Result<void> refreshHolds(Database& db, std::int64_t opId);
+
+}  // namespace fieldagent::storage::detail
