@@ -83,11 +83,19 @@ Result<bool> Statement::step() {
 }
 
 Result<void> Statement::run() {
+  Result<void> outcome;
   while (true) {
     auto more = step();
-    if (!more) return more.error();
-    if (!*more) return {};
+    if (!more) {
+      outcome = more.error();
+      break;
+    }
+    if (!*more) break;
   }
+  // Ready to be bound and run again, as loops over rows do.
+  sqlite3_reset(stmt_);
+  bindError_ = SQLITE_OK;
+  return outcome;
 }
 
 std::string Statement::text(int column) const {

@@ -48,7 +48,7 @@ class Statement {
 
   // true while a row is available, false when done. Errors from binding surface here too.
   Result<bool> step();
-  // Runs to completion, ignoring rows.
+  // Runs to completion, ignoring rows, and resets the statement for its next run.
   Result<void> run();
 
   bool isNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }

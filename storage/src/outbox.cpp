@@ -97,6 +97,16 @@ Result<void> moveState(Database& db, std::int64_t id, const std::string& from, O
                                       std::string(toString(op->state)));
 }
 
+constexpr const char* kReadySql =
+    "SELECT o.id FROM outbox o "
+    "WHERE o.state IN ('pending', 'in_flight') AND o.held = 0 "
+    "AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.work_order_id = o.work_order_id "
+    "            AND h.state IN ('pending', 'in_flight') AND h.held = 0) "
+    "AND o.state = 'pending' AND o.next_attempt_at <= ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox t ON t.id = d.depends_on "
+    "                WHERE d.op_id = o.id AND t.state <> 'done') "
+    "ORDER BY o.id LIMIT ?2";
+
 }  // namespace
 
 std::string_view toString(OpState state) {
@@ -181,20 +191,26 @@ Result<std::vector<OutboxOp>> Store::readyOperations(WallTime now, int limit) {
   // is not held; it is ready when it is pending, due, and all it depends on is done. Both the
   // outer scan and the head lookup use the partial index outbox_queue, which holds live
   // operations only, so the cost follows the queue, not the history.
-  auto stmt = db_->prepare(
-      "SELECT o.id FROM outbox o "
-      "WHERE o.state IN ('pending', 'in_flight') AND o.held = 0 "
-      "AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.work_order_id = o.work_order_id "
-      "            AND h.state IN ('pending', 'in_flight') AND h.held = 0) "
-      "AND o.state = 'pending' AND o.next_attempt_at <= ?1 "
-      "AND NOT EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox t ON t.id = d.depends_on "
-      "                WHERE d.op_id = o.id AND t.state <> 'done') "
-      "ORDER BY o.id LIMIT ?2");
+  auto stmt = db_->prepare(kReadySql);
   if (!stmt) return stmt.error();
   stmt->bind(1, toMillis(now)).bind(2, limit);
   auto ids = collectIds(*stmt);
   if (!ids) return ids.error();
   return loadOps(*db_, *ids);
+}
+
+Result<std::vector<std::string>> Store::explainReadyOperations() {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(std::string("EXPLAIN QUERY PLAN ") + kReadySql);
+  if (!stmt) return stmt.error();
+  std::vector<std::string> plan;
+  while (true) {
+    auto more = stmt->step();
+    if (!more) return more.error();
+    if (!*more) break;
+    plan.push_back(stmt->text(3));
+  }
+  return plan;
 }
 
 Result<OutboxOp> Store::operation(std::int64_t id) {

@@ -163,6 +163,9 @@ class Store {
   // The operations that may be sent now: per work order the oldest operation still to send
   // (pending or in flight, not held), when it is pending, due, and every dependency is done.
   Result<std::vector<OutboxOp>> readyOperations(WallTime now, int limit);
+  // SQLite's plan for the ready query, one line per step, for tests and support: it must search
+  // indexes, never scan the outbox's history.
+  Result<std::vector<std::string>> explainReadyOperations();
   Result<OutboxOp> operation(std::int64_t id);  // "not_found"
   Result<std::vector<OutboxOp>> listOperations(const OutboxFilter& filter);
   Result<OutboxCounts> outboxCounts();
