@@ -1,0 +1,59 @@
+#pragma once
+// Every upstream answer is classified once, here, into what the caller must do next.
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "fieldagent/platform/clock.hpp"
+#include "fieldagent/platform/crypto.hpp"
+
+namespace fieldagent::sync {
+
+enum class Outcome {
+  ok,        // 2xx with a well-formed body
+  retry,     // transport error, 408, 429, 5xx, or a malformed answer: try again later
+  reauth,    // 401: establish a new session once, then repeat
+  conflict,  // 409 / 412: the resolver decides
+  rejected,  // any other 4xx: permanent for this request; park it with the server's message
+};
+
+const char* toString(Outcome outcome);
+
+// The outcome for an HTTP status (transport failures are `retry` without a status).
+Outcome classifyStatus(int status);
+
+template <class T>
+struct Answer {
+  Outcome outcome = Outcome::retry;
+  int status = 0;              // 0 when the request never got an answer
+  std::optional<T> value;      // set when outcome == ok
+  std::string errorCode;       // the contract's "error", or "transport", "bad_answer", ...
+  std::string message;         // for a person: the server's message or what went wrong
+  nlohmann::json details;      // the contract's "details" (e.g. current work order on 409/412)
+  std::optional<std::chrono::seconds> retryAfter;
+  std::string etag;            // ETag header, quotes kept
+  bool replayed = false;       // Idempotent-Replayed: true
+
+  bool ok() const { return outcome == Outcome::ok; }
+};
+
+// "120" or an HTTP-date; nullopt when absent or unreadable. Capped at tuning::kMaxRetryAfter.
+std::optional<std::chrono::seconds> parseRetryAfter(const std::string& value, platform::WallTime now);
+
+// Capped exponential back-off with full jitter: attempt n waits a uniform random time in
+// [0, min(cap, base * 2^n)], but at least what the server asked for with Retry-After.
+class Backoff {
+ public:
+  Backoff(platform::Entropy& entropy, std::chrono::milliseconds base, std::chrono::milliseconds cap);
+  explicit Backoff(platform::Entropy& entropy);
+  std::chrono::milliseconds delay(int attempt, std::optional<std::chrono::seconds> retryAfter = std::nullopt) const;
+
+ private:
+  platform::Entropy& entropy_;
+  std::chrono::milliseconds base_;
+  std::chrono::milliseconds cap_;
+};
+
+}  // namespace fieldagent::sync
