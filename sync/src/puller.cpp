@@ -1,0 +1,246 @@
+#include "fieldagent/sync/puller.hpp"
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+#include <map>
+
+#include "fieldagent/sync/tuning.hpp"
+
+namespace fieldagent::sync {
+namespace {
+
+const char* kWorkOrdersCheckpoint = "work-orders";
+const char* kPartsCheckpoint = "parts";
+const char* kStockCheckpoint = "inventory";
+
+template <class T>
+Error failed(const std::string& what, const Answer<T>& answer) {
+  return makeError(answer.errorCode.empty() ? std::string(toString(answer.outcome)) : answer.errorCode,
+                   what + ": " + answer.message);
+}
+
+bool assignedTo(const json& workOrder, const std::string& technicianId) {
+  const auto it = workOrder.find("assignedTechnicianIds");
+  if (it == workOrder.end() || !it->is_array()) return false;
+  return std::any_of(it->begin(), it->end(),
+                     [&](const json& id) { return id.is_string() && id.get_ref<const std::string&>() == technicianId; });
+}
+
+std::string stringField(const json& doc, const char* key) {
+  const auto it = doc.find(key);
+  return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string nestedString(const json& doc, const char* outer, const char* inner) {
+  const auto it = doc.find(outer);
+  return it != doc.end() && it->is_object() ? stringField(*it, inner) : std::string();
+}
+
+std::string minusOverlap(const std::string& watermark) {
+  platform::WallTime t{};
+  if (!platform::parseIso8601(watermark, t)) return watermark;
+  return platform::formatIso8601(t - tuning::kPullOverlap);
+}
+
+Poco::Logger& log() { return Poco::Logger::get("fieldagent.puller"); }
+
+}  // namespace
+
+Puller::Puller(UpstreamClient& client, storage::Store& store, SessionManager& session, platform::Clock& clock,
+               PullOptions options)
+    : client_(client), store_(store), session_(session), clock_(clock), options_(options) {}
+
+platform::WallTime Puller::serverNow() const {
+  return clock_.now() + client_.serverClockOffset().value_or(std::chrono::seconds{0});
+}
+
+Result<PullReport> Puller::pull() {
+  const SessionStatus who = session_.status();
+  if (who.user.technicianId.empty()) {
+    return makeError("no_technician", "the signed-in user is not a technician: there are no work orders to pull");
+  }
+  if (auto e = session_.requireEntitlement("workOrders"); !e) return e.error();
+  const std::string& me = who.user.technicianId;
+
+  PullReport report;
+  auto checkpoint = store_.checkpoint(kWorkOrdersCheckpoint);
+  if (!checkpoint) return checkpoint.error();
+  report.prime = !checkpoint->has_value();
+
+  // The window ends at the server's "now" when the pull starts, fixed for all its pages: work
+  // orders changed while we page move out of the window (their updatedAt passes its end) and
+  // are read by the next window, and a moved total tells us to read this one again.
+  const std::string windowEnd = platform::formatIso8601(serverNow());
+  WorkOrderQuery query;
+  query.sortByUpdatedAt = true;
+  query.pageSize = tuning::kPullPageSize;
+  query.updatedTo = windowEnd;
+  if (report.prime) {
+    query.technicianId = me;
+  } else {
+    // No technician filter on deltas: a work order taken away from this technician no longer
+    // matches it, and must still be seen to be released.
+    query.updatedFrom = minusOverlap((*checkpoint)->watermark);
+  }
+
+  std::map<std::string, json> window;  // by id: de-duplicates overlap and repeated pages
+  bool stable = false;
+  for (int attempt = 0; attempt <= options_.maxWindowRereads && !stable; ++attempt) {
+    if (attempt > 0) ++report.windowRereads;
+    window.clear();
+    long long firstTotal = -1;
+    stable = true;
+    for (query.page = 1;; ++query.page) {
+      auto page = client_.listWorkOrders(query);
+      if (!page.ok()) return failed("GET /work-orders page " + std::to_string(query.page), page);
+      ++report.pages;
+      if (firstTotal < 0) firstTotal = page.value->total;
+      for (auto& item : page.value->items) {
+        const std::string id = item["workOrderId"].get<std::string>();
+        auto [it, inserted] = window.try_emplace(id, item);
+        if (!inserted && stringField(item, "updatedAt") >= stringField(it->second, "updatedAt")) it->second = item;
+      }
+      // The server's own page size counts: it may cap what was asked for.
+      const bool last = page.value->items.empty() ||
+                        static_cast<long long>(query.page) * std::max(1, page.value->pageSize) >= page.value->total;
+      if (page.value->total != firstTotal) stable = false;
+      if (last) break;
+    }
+  }
+  if (!stable) {
+    return makeError("unstable_window", "work orders kept changing while the window up to " + windowEnd +
+                                            " was read; it is read again next round");
+  }
+
+  std::vector<storage::ServerWorkOrder> toStore;
+  std::vector<json> stored;
+  for (auto& [id, item] : window) {
+    if (!assignedTo(item, me)) {
+      auto released = store_.releaseWorkOrder(id);
+      if (!released) return released.error();
+      if (*released != storage::ReleaseOutcome::notCached) ++report.workOrdersReleased;
+      continue;
+    }
+    storage::ServerWorkOrder copy{item, ""};
+    if (options_.fetchDetails) {
+      auto detail = client_.getWorkOrder(id);
+      if (detail.status == 404) continue;  // deleted upstream between list and read
+      if (!detail.ok()) return failed("GET /work-orders/" + id, detail);
+      copy.doc = std::move(*detail.value);
+      copy.etag = detail.etag;
+      if (!assignedTo(copy.doc, me)) {
+        auto released = store_.releaseWorkOrder(id);
+        if (!released) return released.error();
+        continue;
+      }
+    }
+    stored.push_back(copy.doc);
+    toStore.push_back(std::move(copy));
+  }
+  if (auto r = store_.upsertWorkOrders(toStore); !r) return r.error();
+  report.workOrdersStored = static_cast<int>(toStore.size());
+
+  if (auto r = pullReference(stored, report); !r) return r.error();
+  if (auto r = pullCatalog(report); !r) return r.error();
+  if (auto r = pullStock(report); !r) return r.error();
+
+  if (auto r = store_.saveCheckpoint(kWorkOrdersCheckpoint, {windowEnd, "", clock_.now()}); !r) return r.error();
+  report.watermark = windowEnd;
+  log().information("pull %s: %d work orders stored, %d released, %d reference documents, %d pages",
+                    std::string(report.prime ? "prime" : "delta"), report.workOrdersStored,
+                    report.workOrdersReleased, report.referenceDocuments, report.pages);
+  return report;
+}
+
+Result<void> Puller::pullReference(const std::vector<json>& workOrders, PullReport& report) {
+  if (workOrders.empty() || !session_.requireEntitlement("customers")) return {};
+  std::set<std::string> customers;
+  std::set<std::string> assets;
+  for (const auto& wo : workOrders) {
+    if (auto c = stringField(wo, "customerId"); !c.empty()) customers.insert(c);
+    if (auto a = nestedString(wo, "asset", "assetId"); !a.empty()) assets.insert(a);
+  }
+  auto store = [&](storage::ReferenceKind kind, std::vector<json> docs) -> Result<void> {
+    report.referenceDocuments += static_cast<int>(docs.size());
+    return store_.upsertReference(kind, docs);
+  };
+  for (const auto& customerId : customers) {
+    auto customer = client_.getResource("/customers/" + encodeQueryComponent(customerId), "customerId");
+    if (customer.ok()) {
+      if (auto r = store(storage::ReferenceKind::customer, {*customer.value}); !r) return r;
+    } else if (customer.outcome != Outcome::rejected) {
+      return failed("GET /customers/" + customerId, customer);
+    }  // a 404/403 for one customer leaves the others to be pulled
+    for (auto [path, kind, idField] :
+         {std::tuple{"/sites", storage::ReferenceKind::site, "siteId"},
+          std::tuple{"/contracts", storage::ReferenceKind::contract, "contractId"}}) {
+      auto r = eachPage(path, {{"customerId", customerId}}, idField,
+                        [&](std::vector<json>& docs) { return store(kind, std::move(docs)); });
+      if (!r) return r;
+    }
+  }
+  for (const auto& assetId : assets) {
+    auto asset = client_.getResource("/assets/" + encodeQueryComponent(assetId), "assetId");
+    if (asset.ok()) {
+      if (auto r = store(storage::ReferenceKind::asset, {*asset.value}); !r) return r;
+    } else if (asset.outcome != Outcome::rejected) {
+      return failed("GET /assets/" + assetId, asset);
+    }
+  }
+  return {};
+}
+
+Result<void> Puller::eachPage(const std::string& path, std::vector<std::pair<std::string, std::string>> query,
+                              const std::string& idField, const std::function<Result<void>(std::vector<json>&)>& take) {
+  query.emplace_back("pageSize", std::to_string(tuning::kPullPageSize));
+  query.emplace_back("page", "1");
+  for (int page = 1;; ++page) {
+    query.back().second = std::to_string(page);
+    auto answer = client_.listResource(path, query, idField);
+    if (!answer.ok()) return failed("GET " + path + " page " + std::to_string(page), answer);
+    const bool last = answer.value->items.empty() ||
+                      static_cast<long long>(page) * std::max(1, answer.value->pageSize) >= answer.value->total;
+    if (auto r = take(answer.value->items); !r) return r;
+    if (last) return {};
+  }
+}
+
+Result<void> Puller::pullCatalog(PullReport& report) {
+  if (!session_.requireEntitlement("inventory")) return {};
+  auto checkpoint = store_.checkpoint(kPartsCheckpoint);
+  if (!checkpoint) return checkpoint.error();
+  const std::string windowEnd = platform::formatIso8601(serverNow());
+  std::vector<std::pair<std::string, std::string>> query;
+  if (checkpoint->has_value()) query.emplace_back("updatedFrom", minusOverlap((*checkpoint)->watermark));
+  auto r = eachPage("/parts", query, "partNumber", [&](std::vector<json>& docs) {
+    report.referenceDocuments += static_cast<int>(docs.size());
+    return store_.upsertReference(storage::ReferenceKind::part, docs);
+  });
+  if (!r) return r;
+  return store_.saveCheckpoint(kPartsCheckpoint, {windowEnd, "", clock_.now()});
+}
+
+Result<void> Puller::pullStock(PullReport& report) {
+  if (!session_.requireEntitlement("inventory")) return {};
+  const std::string me = session_.status().user.technicianId;
+  auto technician = client_.getResource("/technicians/" + encodeQueryComponent(me), "technicianId");
+  if (!technician.ok()) return failed("GET /technicians/" + me, technician);
+  if (auto r = store_.upsertReference(storage::ReferenceKind::technician, {*technician.value}); !r) return r;
+  const std::string van = stringField(*technician.value, "vanWarehouseId");
+  if (van.empty()) return {};
+
+  auto checkpoint = store_.checkpoint(kStockCheckpoint);
+  if (!checkpoint) return checkpoint.error();
+  const std::string windowEnd = platform::formatIso8601(serverNow());
+  std::vector<std::pair<std::string, std::string>> query{{"warehouseId", van}};
+  if (checkpoint->has_value()) query.emplace_back("updatedFrom", minusOverlap((*checkpoint)->watermark));
+  auto r = eachPage("/inventory", query, "partNumber", [&](std::vector<json>& docs) {
+    report.referenceDocuments += static_cast<int>(docs.size());
+    return store_.upsertStock(docs);
+  });
+  if (!r) return r;
+  return store_.saveCheckpoint(kStockCheckpoint, {windowEnd, "", clock_.now()});
+}
+
+}  // namespace fieldagent::sync
