@@ -1,0 +1,120 @@
+// Priming and delta pulls against the reference upstream.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "sync_fixture.hpp"
+
+using namespace fieldagent;
+using namespace fieldagent::sync;
+using fieldagent::testing::SyncFixture;
+using namespace std::chrono_literals;
+
+namespace {
+
+// What upstream assigns to a technician, read straight from the simulator as a dispatcher.
+std::set<std::string> assignedUpstream(SyncFixture& f, const std::string& technicianId) {
+  const auto& dispatcher = f.sim.user("totp", "dispatch");
+  const std::string token = f.sim.login(dispatcher);
+  std::set<std::string> ids;
+  for (int page = 1;; ++page) {
+    auto r = f.sim.call("GET", "/work-orders?pageSize=200&page=" + std::to_string(page), token).json();
+    for (const auto& wo : r["items"]) {
+      for (const auto& t : wo["assignedTechnicianIds"]) {
+        if (t == technicianId) ids.insert(wo["workOrderId"].get<std::string>());
+      }
+    }
+    if (page * 200 >= r["total"].get<int>()) break;
+  }
+  return ids;
+}
+
+std::set<std::string> cached(storage::Store& store) {
+  auto ids = store.workOrderIds().value();
+  return {ids.begin(), ids.end()};
+}
+
+}  // namespace
+
+TEST_CASE("the first pull primes every assigned work order and what it needs offline", "[puller]") {
+  SyncFixture f({"--seed", "7", "--technicians", "3"});
+  auto& puller = f.puller();
+  const std::string me = *f.technician().technicianId;
+
+  auto report = puller.pull();
+  if (!report) FAIL(report.error().code + ": " + report.error().message);
+  CHECK(report->prime);
+  const auto expected = assignedUpstream(f, me);
+  REQUIRE_FALSE(expected.empty());
+  CHECK(cached(*f.store) == expected);
+  CHECK(report->workOrdersStored == static_cast<int>(expected.size()));
+
+  for (const auto& id : expected) {
+    auto wo = f.store->workOrder(id).value();
+    CHECK_FALSE(wo.etag.empty());              // from GET /work-orders/{id}
+    CHECK(wo.doc.contains("checklist"));       // detail-only field
+    const std::string customerId = wo.doc["customerId"];
+    CHECK(f.store->reference(storage::ReferenceKind::customer, customerId).ok());
+    if (wo.doc.contains("asset") && wo.doc["asset"].is_object()) {
+      auto asset = f.store->reference(storage::ReferenceKind::asset, wo.doc["asset"]["assetId"]).value();
+      CHECK(asset.contains("warranty"));
+      CHECK(asset.contains("serviceHistory"));
+    }
+  }
+  auto technician = f.store->reference(storage::ReferenceKind::technician, me).value();
+  const std::string van = technician["vanWarehouseId"];
+  CHECK_FALSE(f.store->stock(van).value().empty());
+  CHECK(f.store->listReference(storage::ReferenceKind::part, std::nullopt, 1, 10).value().total > 0);
+  CHECK(f.store->checkpoint("work-orders").value()->watermark == report->watermark);
+}
+
+TEST_CASE("a delta pull brings dispatcher edits and releases work taken away", "[puller]") {
+  SyncFixture f({"--seed", "7", "--technicians", "3"});
+  auto& puller = f.puller();
+  const std::string me = *f.technician().technicianId;
+  REQUIRE(puller.pull().ok());
+  auto mine = cached(*f.store);
+  REQUIRE(mine.size() >= 2);
+  const std::string rescheduled = *mine.begin();
+  const std::string reassigned = *std::next(mine.begin());
+
+  const std::string dispatcher = f.sim.login(f.sim.user("totp", "dispatch"));
+  nlohmann::json window = {{"start", "2026-03-02T08:00:00Z"}, {"end", "2026-03-02T12:00:00Z"}};
+  REQUIRE(f.sim.call("PATCH", "/work-orders/" + rescheduled, dispatcher, {{"appointmentWindow", window}}).status ==
+          200);
+  REQUIRE(f.sim.call("PATCH", "/work-orders/" + reassigned, dispatcher,
+                     {{"assignedTechnicianIds", nlohmann::json::array({"tech_someone_else"})}})
+              .status == 200);
+
+  auto delta = puller.pull();
+  REQUIRE(delta.ok());
+  CHECK_FALSE(delta->prime);
+  CHECK(f.store->workOrder(rescheduled).value().doc["appointmentWindow"] == window);
+  CHECK(f.store->workOrder(reassigned).error().code == "not_found");
+  CHECK(delta->workOrdersReleased == 1);
+  CHECK(cached(*f.store) == assignedUpstream(f, me));
+}
+
+TEST_CASE("a pull cut off by server errors loses nothing and completes next time", "[puller]") {
+  SyncFixture f({"--seed", "7", "--technicians", "3"});
+  auto& puller = f.puller();
+  REQUIRE(f.sim.admin("PUT", "/faults", {{"error503Share", 1.0}, {"pathContains", "/assets/"}}).status == 200);
+  auto cut = puller.pull();
+  REQUIRE_FALSE(cut.ok());
+  CHECK(cut.error().message.find("/assets/") != std::string::npos);
+  CHECK_FALSE(f.store->checkpoint("work-orders").value().has_value());  // the window is not done
+
+  REQUIRE(f.sim.admin("DELETE", "/faults").status == 200);
+  auto again = puller.pull();
+  REQUIRE(again.ok());
+  CHECK(again->prime);
+  CHECK(cached(*f.store) == assignedUpstream(f, *f.technician().technicianId));
+}
+
+TEST_CASE("a user who is no technician has nothing to pull", "[puller]") {
+  SyncFixture f;
+  auto& session = f.as(f.sim.user("totp", "dispatch"));
+  REQUIRE(session.signIn().ok());
+  Puller puller(f.client, *f.store, session, f.clock);
+  CHECK(puller.pull().error().code == "no_technician");
+}

@@ -1,0 +1,69 @@
+#pragma once
+// The sync layer wired as the agent wires it, against a real alliance-sim on loopback: a real
+// store and secret file in a temp folder, the real HTTP exchange, a fake clock started at the
+// real time (the simulator keeps real time unless told otherwise).
+#include <memory>
+
+#include "fieldagent/platform/clock.hpp"
+#include "fieldagent/platform/crypto.hpp"
+#include "fieldagent/platform/http_exchange.hpp"
+#include "fieldagent/platform/keystore.hpp"
+#include "fieldagent/storage/secrets.hpp"
+#include "fieldagent/storage/store.hpp"
+#include "fieldagent/sync/puller.hpp"
+#include "fieldagent/sync/session.hpp"
+#include "fieldagent/sync/upstream_client.hpp"
+#include "sim_process.hpp"
+#include "temp_dir.hpp"
+
+namespace fieldagent::testing {
+
+struct SyncFixture {
+  explicit SyncFixture(const std::vector<std::string>& simArgs = {})
+      : sim(simArgs),
+        clock(platform::SystemClock().now()),
+        keys(dir / "keys" / "data.key", platform::systemEntropy()),
+        store(storage::Store::open({dir / "data"}, clock, platform::systemEntropy(), keys).value()),
+        secrets(storage::SecretStore::open(dir / "data" / "secrets.bin", keys, platform::systemEntropy()).value()),
+        client({sim.baseUrl(), sim.integrationToken()}, http, clock) {}
+
+  // Stores `user`'s credentials as the agent's set-up would, and makes a session manager for
+  // the method it uses.
+  sync::SessionManager& as(const SimUser& user) {
+    REQUIRE(secrets->put(storage::secret::kUsername, user.username).ok());
+    REQUIRE(secrets->put(storage::secret::kPassword, user.password).ok());
+    if (!user.totpSecret.empty()) REQUIRE(secrets->put(storage::secret::kTotpSecret, user.totpSecret).ok());
+    session = std::make_unique<sync::SessionManager>(
+        client, *secrets, clock, sync::SessionSettings{user.tenant, user.mfa == "none" ? "" : user.mfa});
+    client.setTokenSource(session.get());
+    return *session;
+  }
+
+  // Signs in as the TOTP technician and returns the puller.
+  sync::Puller& puller(sync::PullOptions options = {}) {
+    auto& s = as(sim.user("totp", "inventory").technicianId ? sim.user("totp", "inventory") : technician());
+    REQUIRE(s.signIn().ok());
+    pull = std::make_unique<sync::Puller>(client, *store, s, clock, options);
+    return *pull;
+  }
+
+  const SimUser& technician() const {
+    for (const auto& u : sim.users()) {
+      if (u.technicianId && u.mfa == "totp") return u;
+    }
+    throw std::runtime_error("the simulator has no TOTP technician");
+  }
+
+  SimProcess sim;
+  TempDir dir;
+  platform::FakeClock clock;
+  platform::FileKeyStore keys;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<storage::SecretStore> secrets;
+  platform::PocoHttpExchange http;
+  sync::UpstreamClient client;
+  std::unique_ptr<sync::SessionManager> session;
+  std::unique_ptr<sync::Puller> pull;
+};
+
+}  // namespace fieldagent::testing
