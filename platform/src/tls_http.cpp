@@ -1,0 +1,321 @@
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/IPAddress.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/String.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <istream>
+#include <new>
+#include <ostream>
+
+#include "fieldagent/platform/http_transport.hpp"
+
+namespace fieldagent::platform {
+namespace {
+
+Error badUrl(std::string_view text, const std::string& why) {
+  return makeError("bad_url", "base URL '" + std::string(text) + "' " + why);
+}
+
+Poco::Timespan timespan(std::chrono::milliseconds ms) { return Poco::Timespan(ms.count() * 1000); }
+
+// Reading the answer is where Poco reports trouble through stream state, not exceptions: the
+// exception that broke a read or write is kept by the session.
+void rethrowNetworkFailure(const Poco::Net::HTTPClientSession& session, const char* during) {
+  if (const Poco::Exception* failure = session.networkException()) failure->rethrow();
+  throw Poco::Net::NetException(std::string("the connection failed while ") + during);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Base URL
+
+Result<BaseUrl> parseBaseUrl(std::string_view text) {
+  if (text.empty()) return badUrl(text, "is empty");
+  if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20; })) {
+    return badUrl(text, "contains spaces or control characters");
+  }
+  Poco::URI uri;
+  try {
+    uri = Poco::URI(std::string(text));
+  } catch (const Poco::Exception& e) {
+    return badUrl(text, "cannot be parsed: " + e.message());
+  }
+  BaseUrl url;
+  url.scheme = Poco::toLower(uri.getScheme());
+  if (url.scheme != "http" && url.scheme != "https") return badUrl(text, "must start with https:// (or http://)");
+  if (uri.getHost().empty()) return badUrl(text, "names no host");
+  if (!uri.getUserInfo().empty()) return badUrl(text, "must not carry user information; credentials go elsewhere");
+  if (!uri.getRawQuery().empty() || !uri.getFragment().empty())
+    return badUrl(text, "must not have a query or fragment");
+  url.host = uri.getHost();
+  url.port = uri.getPort();
+  if (url.port == 0) return badUrl(text, "has port 0");
+  url.pathPrefix = uri.getPathEtc();  // re-encoded; no query or fragment is left (checked above)
+  while (!url.pathPrefix.empty() && url.pathPrefix.back() == '/') url.pathPrefix.pop_back();
+  return url;
+}
+
+bool BaseUrl::loopback() const {
+  if (Poco::icompare(host, "localhost") == 0) return true;
+  Poco::Net::IPAddress address;
+  return Poco::Net::IPAddress::tryParse(host, address) && address.isLoopback();
+}
+
+std::string BaseUrl::toString() const {
+  const bool ipv6 = host.find(':') != std::string::npos;
+  std::string out = scheme + "://" + (ipv6 ? "[" + host + "]" : host);
+  const std::uint16_t defaultPort = secure() ? 443 : 80;
+  if (port != defaultPort) out += ":" + std::to_string(port);
+  return out + pathPrefix;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
+HttpTransport::HttpTransport(TlsOptions options) : options_(std::move(options)) {}
+
+Result<std::shared_ptr<const TlsClientContext>> HttpTransport::trust() const {
+  std::lock_guard lock(mutex_);
+  if (!tls_) {
+    auto made = TlsClientContext::create(options_);
+    if (!made) return made.error();
+    tls_ = std::move(made).value();
+  }
+  return tls_;
+}
+
+Result<void> HttpTransport::loadTrust() const {
+  auto tls = trust();
+  if (!tls) return tls.error();
+  return {};
+}
+
+Result<std::unique_ptr<Poco::Net::HTTPClientSession>> HttpTransport::newSession(const BaseUrl& origin) const {
+  std::unique_ptr<Poco::Net::HTTPClientSession> session;
+  if (origin.secure()) {
+    auto tls = trust();
+    if (!tls) return tls.error();
+    session = std::make_unique<Poco::Net::HTTPClientSession>(makeTlsSocket(std::move(tls).value(), origin.host));
+  } else {
+    if (!origin.loopback() && !options_.allowPlainHttpBeyondLoopback) {
+      return makeError("insecure_url",
+                       origin.toString() + ": plain http:// is only used on loopback; use https:// for the upstream");
+    }
+    session = std::make_unique<Poco::Net::HTTPClientSession>();
+  }
+  session->setHost(origin.host);
+  session->setPort(origin.port);
+  // Never the process-wide proxy: a proxy could not carry this TLS (no CONNECT tunnel here), and
+  // would read http:// traffic.
+  session->setProxyConfig(Poco::Net::HTTPClientSession::ProxyConfig());
+  session->setKeepAlive(true);
+  session->setKeepAliveTimeout(timespan(options_.keepAliveIdle));
+  session->setTimeout(timespan(options_.connectTimeout), timespan(options_.writeTimeout),
+                      timespan(options_.readTimeout));
+  return session;
+}
+
+Result<std::unique_ptr<Poco::Net::HTTPClientSession>> makeHttpSession(const BaseUrl& base, const TlsOptions& options) {
+  return HttpTransport(options).newSession(base);
+}
+
+SessionFactory sessionFactory(std::shared_ptr<const HttpTransport> transport) {
+  return [transport = std::move(transport)](const Origin& origin) {
+    return transport->newSession(BaseUrl{origin.scheme, origin.host, origin.port, {}});
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One exchange
+
+Result<HttpReply> roundTrip(Poco::Net::HTTPClientSession& session, Poco::Net::HTTPRequest& request,
+                            std::string_view body, std::size_t maxBodyBytes) {
+  try {
+    if (!request.getChunkedTransferEncoding()) {
+      const std::string& method = request.getMethod();
+      if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+        request.setContentLength64(static_cast<Poco::Int64>(body.size()));
+      }
+    }
+    std::ostream& out = session.sendRequest(request);
+    out.write(body.data(), static_cast<std::streamsize>(body.size()));
+    out.flush();
+    if (!out) rethrowNetworkFailure(session, "sending the request");
+
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    HttpReply reply;
+    reply.status = static_cast<int>(response.getStatus());
+    reply.reason = response.getReason();
+    reply.headers = static_cast<const Poco::Net::NameValueCollection&>(response);
+
+    const bool lengthKnown = response.hasContentLength();
+    const Poco::Int64 length = lengthKnown ? response.getContentLength64() : -1;
+    const auto tooLarge = [&](const std::string& size) {
+      session.reset();  // the rest of the answer is still on the wire
+      return makeError("response_too_large", "the answer to " + request.getMethod() + " " + request.getURI() + " is " +
+                                                 size + " bytes, more than the " + std::to_string(maxBodyBytes) +
+                                                 " accepted");
+    };
+    if (lengthKnown && length > static_cast<Poco::Int64>(maxBodyBytes)) return tooLarge(std::to_string(length));
+    if (lengthKnown && length > 0) reply.body.reserve(static_cast<std::size_t>(length));
+    char chunk[8192];
+    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+      reply.body.append(chunk, static_cast<std::size_t>(in.gcount()));
+      if (reply.body.size() > maxBodyBytes) return tooLarge("over " + std::to_string(maxBodyBytes));
+    }
+    if (in.bad() || session.networkException()) rethrowNetworkFailure(session, "reading the answer");
+    if (lengthKnown && static_cast<Poco::Int64>(reply.body.size()) != length) {
+      throw Poco::Net::MessageException("the server closed the connection after " + std::to_string(reply.body.size()) +
+                                        " of " + std::to_string(length) + " bytes of the answer");
+    }
+    return reply;
+  } catch (const Poco::Exception& e) {
+    session.reset();
+    return transportError(e);
+  } catch (const std::exception& e) {
+    session.reset();
+    return transportError(e);
+  }
+}
+
+std::optional<WallTime> HttpReply::date() const {
+  const auto it = headers.find("Date");
+  if (it == headers.end()) return std::nullopt;
+  return parseHttpDate(it->second);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classification
+
+Error transportError(const Poco::Exception& failure) {
+  const std::string text = failure.displayText();
+  if (const auto* tls = dynamic_cast<const TlsException*>(&failure)) {
+    switch (tls->failure()) {
+      case TlsFailure::untrusted:
+        return makeError("tls_untrusted", failure.message());
+      case TlsFailure::expired:
+        return makeError("tls_expired", failure.message());
+      case TlsFailure::not_yet_valid:
+        return makeError("tls_not_yet_valid", failure.message());
+      case TlsFailure::hostname_mismatch:
+        return makeError("tls_hostname_mismatch", failure.message());
+      case TlsFailure::pin_mismatch:
+        return makeError("tls_pin_mismatch", failure.message());
+      case TlsFailure::bad_certificate:
+        return makeError("tls_bad_certificate", failure.message());
+      case TlsFailure::protocol:
+        return makeError("tls_protocol", failure.message());
+      case TlsFailure::handshake_timeout:
+        return makeError("tls_handshake_timeout", failure.message());
+      case TlsFailure::handshake_failed:
+        return makeError("tls_handshake", failure.message());
+    }
+  }
+  if (dynamic_cast<const Poco::TimeoutException*>(&failure)) return makeError("transport_timeout", text);
+  if (dynamic_cast<const Poco::IOException*>(&failure)) return makeError("transport_failed", text);
+  if (dynamic_cast<const Poco::LogicException*>(&failure)) return makeError("internal", text);
+  return makeError("transport_failed", text);
+}
+
+Error transportError(const std::exception& failure) {
+  if (const auto* poco = dynamic_cast<const Poco::Exception*>(&failure)) return transportError(*poco);
+  if (dynamic_cast<const std::bad_alloc*>(&failure)) return makeError("internal", "out of memory");
+  return makeError("internal", failure.what());
+}
+
+bool isTransientTransportError(const Error& error) {
+  return error.code == "transport_timeout" || error.code == "transport_failed" || error.code == "tls_handshake" ||
+         error.code == "tls_handshake_timeout";
+}
+
+namespace {
+
+// A cursor over an HTTP-date that accepts exactly the RFC 9110 grammar (Poco's DateTimeParser
+// accepts "yesterday" and half dates, and a wrong server date would skew TOTP codes).
+class DateReader {
+ public:
+  explicit DateReader(std::string_view text) : text_(text) {}
+  bool literal(std::string_view s) {
+    if (text_.substr(pos_, s.size()) != s) return false;
+    pos_ += s.size();
+    return true;
+  }
+  bool digits(std::size_t count, int& out) {
+    out = 0;
+    for (std::size_t i = 0; i < count; ++i, ++pos_) {
+      if (pos_ >= text_.size() || text_[pos_] < '0' || text_[pos_] > '9') return false;
+      out = out * 10 + (text_[pos_] - '0');
+    }
+    return true;
+  }
+  template <std::size_t N>
+  bool oneOf(const std::array<std::string_view, N>& names, int& index) {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (literal(names[i])) {
+        index = static_cast<int>(i);
+        return true;
+      }
+    }
+    return false;
+  }
+  bool time(int& h, int& m, int& s) {
+    return digits(2, h) && literal(":") && digits(2, m) && literal(":") && digits(2, s);
+  }
+  bool done() const { return pos_ == text_.size(); }
+
+ private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+constexpr std::array<std::string_view, 12> kMonths{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+constexpr std::array<std::string_view, 7> kDays{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+constexpr std::array<std::string_view, 7> kLongDays{"Monday", "Tuesday",  "Wednesday", "Thursday",
+                                                    "Friday", "Saturday", "Sunday"};
+
+std::optional<WallTime> civil(int year, int month, int day, int h, int m, int s) {
+  using namespace std::chrono;
+  const year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
+                            std::chrono::day{static_cast<unsigned>(day)}};
+  if (!date.ok() || h > 23 || m > 59 || s > 60) return std::nullopt;  // 60: a leap second
+  return WallTime(sys_days(date).time_since_epoch() + hours(h) + minutes(m) + seconds(s));
+}
+
+}  // namespace
+
+std::optional<WallTime> parseHttpDate(std::string_view text) {
+  int weekday = 0, day = 0, month = 0, year = 0, h = 0, m = 0, s = 0;
+  {  // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+    DateReader r(text);
+    if (r.oneOf(kDays, weekday) && r.literal(", ") && r.digits(2, day) && r.literal(" ") && r.oneOf(kMonths, month) &&
+        r.literal(" ") && r.digits(4, year) && r.literal(" ") && r.time(h, m, s) && r.literal(" GMT") && r.done()) {
+      return civil(year, month + 1, day, h, m, s);
+    }
+  }
+  {  // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT (two-digit years 70-99 are 19xx, the rest 20xx)
+    DateReader r(text);
+    if (r.oneOf(kLongDays, weekday) && r.literal(", ") && r.digits(2, day) && r.literal("-") &&
+        r.oneOf(kMonths, month) && r.literal("-") && r.digits(2, year) && r.literal(" ") && r.time(h, m, s) &&
+        r.literal(" GMT") && r.done()) {
+      return civil(year + (year >= 70 ? 1900 : 2000), month + 1, day, h, m, s);
+    }
+  }
+  {  // asctime: Sun Nov  6 08:49:37 1994
+    DateReader r(text);
+    if (r.oneOf(kDays, weekday) && r.literal(" ") && r.oneOf(kMonths, month) && r.literal(" ") &&
+        (r.literal(" ") ? r.digits(1, day) : r.digits(2, day)) && r.literal(" ") && r.time(h, m, s) && r.literal(" ") &&
+        r.digits(4, year) && r.done()) {
+      return civil(year, month + 1, day, h, m, s);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace fieldagent::platform

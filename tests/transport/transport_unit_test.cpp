@@ -1,0 +1,144 @@
+// The parts of the transport that need no server: base URLs, options, classification, dates.
+#include <catch2/catch.hpp>
+
+#include <Poco/Net/NetException.h>
+
+#include "fieldagent/platform/clock.hpp"
+#include "fieldagent/platform/http_transport.hpp"
+#include "fieldagent/platform/tls.hpp"
+
+using namespace fieldagent;
+using namespace fieldagent::platform;
+
+TEST_CASE("a base URL keeps its path prefix and gets the scheme's port", "[transport][url]") {
+  auto url = parseBaseUrl("https://api.supergood.ai/integrations/int_42/");
+  REQUIRE(url.ok());
+  CHECK(url->scheme == "https");
+  CHECK(url->host == "api.supergood.ai");
+  CHECK(url->port == 443);
+  CHECK(url->pathPrefix == "/integrations/int_42");
+  CHECK(url->toString() == "https://api.supergood.ai/integrations/int_42");
+  CHECK_FALSE(url->loopback());
+
+  auto sim = parseBaseUrl("http://127.0.0.1:8080");
+  REQUIRE(sim.ok());
+  CHECK(sim->port == 8080);
+  CHECK(sim->pathPrefix.empty());
+  CHECK(sim->loopback());
+
+  auto v6 = parseBaseUrl("HTTPS://[::1]:8443/api");
+  REQUIRE(v6.ok());
+  CHECK(v6->scheme == "https");
+  CHECK(v6->host == "::1");
+  CHECK(v6->loopback());
+  CHECK(v6->toString() == "https://[::1]:8443/api");
+}
+
+TEST_CASE("a base URL that cannot be one is refused with the reason", "[transport][url]") {
+  for (const char* text :
+       {"", "api.example.com", "ftp://api.example.com", "https://", "https://user:pw@api.example.com",
+        "https://api.example.com/x?debug=1", "https://api.example.com/#top", "https://api.example.com:0",
+        "https://api.example.com:99999", "https://api example.com", "https://api.example.com/\n"}) {
+    INFO("'" << text << "'");
+    auto url = parseBaseUrl(text);
+    REQUIRE_FALSE(url.ok());
+    CHECK(url.error().code == "bad_url");
+  }
+}
+
+TEST_CASE("plain http:// is used on loopback only, unless allowed", "[transport][url]") {
+  TlsOptions options;
+  options.caBundleFile = "/nonexistent/ca.pem";  // http:// never needs it
+  CHECK(HttpTransport(options).newSession(parseBaseUrl("http://localhost:9000").value()).ok());
+  CHECK(HttpTransport(options).newSession(parseBaseUrl("http://127.0.0.1:9000").value()).ok());
+  auto remote = HttpTransport(options).newSession(parseBaseUrl("http://api.example.com").value());
+  REQUIRE_FALSE(remote.ok());
+  CHECK(remote.error().code == "insecure_url");
+
+  options.allowPlainHttpBeyondLoopback = true;
+  CHECK(HttpTransport(options).newSession(parseBaseUrl("http://api.example.com").value()).ok());
+}
+
+TEST_CASE("the system CA bundle is the default trust", "[transport][tls]") {
+  auto context = TlsClientContext::create(TlsOptions{});
+  REQUIRE(context.ok());
+  CHECK(std::string((*context)->options().caBundleFile) == kSystemCaBundle);
+  CHECK((*context)->trustedCaCount() > 50);  // Debian's ca-certificates holds well over a hundred roots
+}
+
+TEST_CASE("unusable trust settings are refused when the transport is made", "[transport][tls]") {
+  TlsOptions missing;
+  missing.caBundleFile = "/nonexistent/ca.pem";
+  auto noFile = TlsClientContext::create(missing);
+  REQUIRE_FALSE(noFile.ok());
+  CHECK(noFile.error().code == "tls_config");
+  CHECK_THAT(noFile.error().message, Catch::Contains("/nonexistent/ca.pem"));
+
+  TlsOptions garbage;
+  garbage.customCaPem = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+  auto bad = TlsClientContext::create(garbage);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code == "tls_config");
+
+  for (const char* pin : {"abc", "zz00000000000000000000000000000000000000000000000000000000000000",
+                          "c2hvcnQ=" /* base64 of 5 bytes */}) {
+    TlsOptions pinned;
+    pinned.pinnedPublicKeys = {pin};
+    auto result = TlsClientContext::create(pinned);
+    INFO(pin);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == "tls_config");
+    CHECK_THAT(result.error().message, Catch::Contains("pin"));
+  }
+
+  const HttpTransport transport(missing);
+  CHECK(transport.loadTrust().error().code == "tls_config");
+  auto https = transport.newSession(parseBaseUrl("https://api.example.com").value());
+  REQUIRE_FALSE(https.ok());
+  CHECK(https.error().code == "tls_config");
+}
+
+TEST_CASE("transport failures are classified as transient or permanent", "[transport][classify]") {
+  const auto classify = [](const Poco::Exception& e) {
+    const Error error = transportError(e);
+    return std::make_pair(error.code, isTransientTransportError(error));
+  };
+  using P = std::pair<std::string, bool>;
+  CHECK(classify(Poco::TimeoutException("read")) == P{"transport_timeout", true});
+  CHECK(classify(Poco::Net::ConnectionRefusedException("127.0.0.1:1")) == P{"transport_failed", true});
+  CHECK(classify(Poco::Net::ConnectionResetException("peer")) == P{"transport_failed", true});
+  CHECK(classify(Poco::Net::HostNotFoundException("api.example.com")) == P{"transport_failed", true});
+  CHECK(classify(Poco::Net::NoMessageException()) == P{"transport_failed", true});
+  CHECK(classify(TlsException(TlsFailure::handshake_timeout, "slow")) == P{"tls_handshake_timeout", true});
+  CHECK(classify(TlsException(TlsFailure::handshake_failed, "alert")) == P{"tls_handshake", true});
+  CHECK(classify(TlsException(TlsFailure::untrusted, "ca")) == P{"tls_untrusted", false});
+  CHECK(classify(TlsException(TlsFailure::expired, "old")) == P{"tls_expired", false});
+  CHECK(classify(TlsException(TlsFailure::not_yet_valid, "new")) == P{"tls_not_yet_valid", false});
+  CHECK(classify(TlsException(TlsFailure::hostname_mismatch, "name")) == P{"tls_hostname_mismatch", false});
+  CHECK(classify(TlsException(TlsFailure::pin_mismatch, "pin")) == P{"tls_pin_mismatch", false});
+  CHECK(classify(TlsException(TlsFailure::protocol, "tls1.1")) == P{"tls_protocol", false});
+  CHECK(classify(Poco::InvalidArgumentException("misuse")) == P{"internal", false});
+
+  // A TLS failure kept by a Poco session and rethrown from there keeps its kind.
+  const TlsException original(TlsFailure::pin_mismatch, "pin");
+  std::unique_ptr<Poco::Exception> kept(original.clone());
+  try {
+    kept->rethrow();
+    FAIL("rethrow() returned");
+  } catch (const Poco::Exception& e) {
+    CHECK(transportError(e).code == "tls_pin_mismatch");
+    CHECK(transportError(e).message == "pin");
+  }
+}
+
+TEST_CASE("HTTP dates are read in all three forms and garbage is refused", "[transport][date]") {
+  WallTime expected;
+  REQUIRE(parseIso8601("1994-11-06T08:49:37Z", expected));
+  CHECK(parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT") == expected);
+  CHECK(parseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT") == expected);
+  CHECK(parseHttpDate("Sun Nov  6 08:49:37 1994") == expected);
+  for (const char* bad : {"", "yesterday", "Sun, 06 Nov 1994", "Sun, 32 Nov 1994 08:49:37 GMT", "\xff\xfe"}) {
+    INFO(bad);
+    CHECK_FALSE(parseHttpDate(bad).has_value());
+  }
+}
