@@ -83,7 +83,7 @@ TEST_CASE("a delta pull brings dispatcher edits and releases work taken away", "
   REQUIRE(f.sim.call("PATCH", "/work-orders/" + rescheduled, dispatcher, {{"appointmentWindow", window}}).status ==
           200);
   REQUIRE(f.sim.call("PATCH", "/work-orders/" + reassigned, dispatcher,
-                     {{"assignedTechnicianIds", nlohmann::json::array({"tech_someone_else"})}})
+                     {{"assignedTechnicianIds", nlohmann::json::array({*f.sim.user("sms").technicianId})}})
               .status == 200);
 
   auto delta = puller.pull();
