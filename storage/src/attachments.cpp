@@ -162,8 +162,8 @@ struct AttachmentWriter::State {
   }
 
   Result<void> sealChunk(bool last) {
-    auto sealed = platform::aesGcmSeal(key, chunkNonce(header, chunkIndex), buffer,
-                                       chunkAad(header, id, chunkIndex, last));
+    auto sealed =
+        platform::aesGcmSeal(key, chunkNonce(header, chunkIndex), buffer, chunkAad(header, id, chunkIndex, last));
     if (!sealed) return sealed.error();
     if (auto r = file.append(*sealed); !r) return r;
     buffer.clear();

@@ -57,7 +57,8 @@ Statement& Statement::bind(int index, std::string_view text) {
 }
 
 Statement& Statement::bindBlob(int index, std::string_view bytes) {
-  if (bindError_ == SQLITE_OK) bindError_ = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  if (bindError_ == SQLITE_OK)
+    bindError_ = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
   return *this;
 }
 
@@ -116,8 +117,8 @@ std::optional<std::int64_t> Statement::optionalInteger(int column) const {
 
 Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& path) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     Error error = sqliteError(rc, "cannot open " + path.string(), db);
     sqlite3_close_v2(db);
@@ -150,8 +151,8 @@ Result<void> Database::exec(std::string_view sql) {
 Result<Statement> Database::prepare(std::string_view sql) {
   if (auto it = cache_.find(sql); it != cache_.end()) return Statement(db_, it->second);
   sqlite3_stmt* stmt = nullptr;
-  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
-                                    nullptr);
+  const int rc =
+      sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return sqliteError(rc, "preparing " + std::string(sql), db_);
   cache_.emplace(std::string(sql), stmt);
   return Statement(db_, stmt);

@@ -128,8 +128,8 @@ std::string_view toString(OpState state) {
 }
 
 std::optional<OpState> parseOpState(std::string_view text) {
-  for (OpState s : {OpState::pending, OpState::in_flight, OpState::done, OpState::conflict, OpState::rejected,
-                    OpState::archived}) {
+  for (OpState s :
+       {OpState::pending, OpState::in_flight, OpState::done, OpState::conflict, OpState::rejected, OpState::archived}) {
     if (toString(s) == text) return s;
   }
   return std::nullopt;
@@ -240,8 +240,8 @@ Result<std::vector<OutboxOp>> Store::listOperations(const OutboxFilter& filter) 
 Result<OutboxCounts> Store::outboxCounts() {
   std::lock_guard lock(mutex_);
   OutboxCounts counts;
-  for (OpState s : {OpState::pending, OpState::in_flight, OpState::done, OpState::conflict, OpState::rejected,
-                    OpState::archived}) {
+  for (OpState s :
+       {OpState::pending, OpState::in_flight, OpState::done, OpState::conflict, OpState::rejected, OpState::archived}) {
     counts.byState[s] = 0;
   }
   {
@@ -255,8 +255,7 @@ Result<OutboxCounts> Store::outboxCounts() {
     }
   }
   {
-    auto stmt = db_->prepare(
-        "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight') AND held = 1");
+    auto stmt = db_->prepare("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight') AND held = 1");
     if (!stmt) return stmt.error();
     auto row = stmt->step();
     if (!row) return row.error();

@@ -9,7 +9,11 @@ namespace fieldagent::storage {
 namespace {
 
 // Version 1: the first schema. Timestamps the store compares or sorts are INTEGER milliseconds
-// since the epoch (UTC); documents are upstream's JSON text, kept whole.
+// since the epoch (UTC); documents are upstream's JSON text, kept whole. Every index costs a
+// page write per captured operation (flash wear), so the outbox has only those its queries
+// need: no AUTOINCREMENT (rows are never deleted, so ids are never reused anyway), no unique
+// index on the random 128-bit idempotency keys, and partial indexes over the few live or
+// parked rows instead of indexes over the whole history.
 constexpr std::string_view kVersion1 = R"sql(
 CREATE TABLE work_orders (
   work_order_id     TEXT PRIMARY KEY,
@@ -40,7 +44,7 @@ CREATE TABLE work_order_technicians (
 CREATE INDEX work_order_technicians_by_work_order ON work_order_technicians (work_order_id);
 
 CREATE TABLE local_writes (
-  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  id            INTEGER PRIMARY KEY,
   work_order_id TEXT NOT NULL,
   patch         TEXT,
   active        INTEGER NOT NULL DEFAULT 1,
@@ -49,12 +53,12 @@ CREATE TABLE local_writes (
 CREATE INDEX local_writes_active ON local_writes (work_order_id, id) WHERE active = 1;
 
 CREATE TABLE outbox (
-  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  id              INTEGER PRIMARY KEY,
   write_id        INTEGER NOT NULL REFERENCES local_writes (id),
   kind            TEXT NOT NULL,
   work_order_id   TEXT NOT NULL,
   payload         TEXT NOT NULL,
-  idempotency_key TEXT NOT NULL UNIQUE,
+  idempotency_key TEXT NOT NULL,
   base_version    TEXT,
   state           TEXT NOT NULL
                   CHECK (state IN ('pending', 'in_flight', 'done', 'conflict', 'rejected', 'archived')),
@@ -66,8 +70,8 @@ CREATE TABLE outbox (
   updated_at      INTEGER NOT NULL
 );
 CREATE INDEX outbox_by_write ON outbox (write_id);
-CREATE INDEX outbox_by_state ON outbox (state, id);
 CREATE INDEX outbox_live ON outbox (work_order_id, id) WHERE state IN ('pending', 'in_flight');
+CREATE INDEX outbox_parked ON outbox (state, id) WHERE state IN ('in_flight', 'conflict', 'rejected');
 
 CREATE TABLE outbox_deps (
   op_id      INTEGER NOT NULL REFERENCES outbox (id),
@@ -153,7 +157,7 @@ CREATE INDEX attachments_by_work_order ON attachments (work_order_id, created_at
 CREATE INDEX attachments_by_write ON attachments (write_id);
 
 CREATE TABLE conflicts (
-  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  id              INTEGER PRIMARY KEY,
   operation_id    INTEGER NOT NULL REFERENCES outbox (id),
   work_order_id   TEXT NOT NULL,
   field           TEXT NOT NULL,
@@ -212,8 +216,8 @@ Result<int> migrate(Database& db, int targetVersion, const std::string& where) {
   auto current = userVersion(db);
   if (!current) return current.error();
   if (*current > kSchemaVersion) {
-    return makeError("schema_too_new", where + " has schema version " + std::to_string(*current) +
-                                           ", newer than the " + std::to_string(kSchemaVersion) +
+    return makeError("schema_too_new", where + " has schema version " + std::to_string(*current) + ", newer than the " +
+                                           std::to_string(kSchemaVersion) +
                                            " this agent knows; it was written by a newer agent. Run that agent, or "
                                            "move the file away to start with an empty cache.");
   }
@@ -221,8 +225,8 @@ Result<int> migrate(Database& db, int targetVersion, const std::string& where) {
     auto txn = Transaction::begin(db);
     if (!txn) return txn.error();
     if (auto r = db.exec(kMigrations[version - 1]); !r) {
-      return makeError(r.error().code, "migrating " + where + " to schema version " + std::to_string(version) +
-                                           ": " + r.error().message);
+      return makeError(r.error().code, "migrating " + where + " to schema version " + std::to_string(version) + ": " +
+                                           r.error().message);
     }
     if (auto r = db.exec("PRAGMA user_version = " + std::to_string(version)); !r) return r.error();
     if (auto r = txn->commit(); !r) return r.error();

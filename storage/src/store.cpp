@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include "fieldagent/platform/files.hpp"
 #include "fieldagent/platform/staged_file.hpp"
@@ -67,7 +68,8 @@ Result<WorkOrder> readWorkOrder(Statement& row) {
   return wo;
 }
 
-constexpr const char* kWorkOrderColumns = "work_order_id, doc, server_doc, etag, server_updated_at, has_local, detached";
+constexpr const char* kWorkOrderColumns =
+    "work_order_id, doc, server_doc, etag, server_updated_at, has_local, detached";
 
 Result<void> validatePaging(int page, int pageSize) {
   if (page < 1) return makeError("invalid", "page must be 1 or more, not " + std::to_string(page));
@@ -149,7 +151,9 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options, platform::Clock
     // again with the same idempotency key, so upstream applies it at most once.
     auto txn = Transaction::begin(d);
     if (!txn) return txn.error();
-    auto requeue = d.prepare("UPDATE outbox SET state = 'pending', updated_at = ?1 WHERE state = 'in_flight'");
+    auto requeue = d.prepare(
+        "UPDATE outbox SET state = 'pending', updated_at = ?1 "
+        "WHERE state IN ('in_flight', 'conflict', 'rejected') AND state = 'in_flight'");  // via outbox_parked
     if (!requeue) return requeue.error();
     if (auto r = requeue->bind(1, toMillis(clock.now())).run(); !r) return r.error();
     if (auto r = txn->commit(); !r) return r.error();
@@ -218,37 +222,96 @@ Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId) 
       view.merge_patch(*patch);
     }
   }
-  auto update = db.prepare(
-      "UPDATE work_orders SET doc = ?2, number = ?3, status = ?4, customer_id = ?5, sla_due_at = ?6, "
-      "updated_at = ?7, has_local = ?8 WHERE work_order_id = ?1");
-  if (!update) return update.error();
   const auto text = [&](const char* field) -> std::optional<std::string> {
     auto it = view.find(field);
     if (it == view.end() || !it->is_string()) return std::nullopt;
     return it->get<std::string>();
   };
-  update->bind(1, workOrderId)
-      .bind(2, view.dump())
-      .bind(3, text("number"))
-      .bind(4, text("status"))
-      .bind(5, text("customerId"))
-      .bind(6, isoFieldMillis(view, "slaDueAt"))
-      .bind(7, isoFieldMillis(view, "updatedAt"))
-      .bind(8, hasLocal ? 1 : 0);
-  if (auto r = update->run(); !r) return r;
+  // Only what changed is written: an unchanged indexed column would still dirty its index page.
+  using Value = std::variant<std::monostate, std::string, std::int64_t>;
+  const auto asValue = [](const auto& optional) -> Value {
+    if (!optional) return std::monostate{};
+    return *optional;
+  };
+  const std::pair<const char*, Value> wanted[] = {
+      {"doc", view.dump()},
+      {"number", asValue(text("number"))},
+      {"status", asValue(text("status"))},
+      {"customer_id", asValue(text("customerId"))},
+      {"sla_due_at", asValue(isoFieldMillis(view, "slaDueAt"))},
+      {"updated_at", asValue(isoFieldMillis(view, "updatedAt"))},
+      {"has_local", Value{std::int64_t{hasLocal ? 1 : 0}}},
+  };
+  std::vector<const std::pair<const char*, Value>*> changed;
+  {
+    auto current = db.prepare(
+        "SELECT doc, number, status, customer_id, sla_due_at, updated_at, has_local FROM work_orders "
+        "WHERE work_order_id = ?1");
+    if (!current) return current.error();
+    auto row = current->bind(1, workOrderId).step();
+    if (!row) return row.error();
+    for (int i = 0; i < 7; ++i) {
+      Value stored;
+      if (current->isNull(i)) {
+        stored = std::monostate{};
+      } else if (std::holds_alternative<std::string>(wanted[i].second)) {
+        stored = current->text(i);
+      } else {
+        stored = current->integer(i);
+      }
+      if (!(stored == wanted[i].second)) changed.push_back(&wanted[i]);
+    }
+  }
+  if (!changed.empty()) {
+    std::string sql = "UPDATE work_orders SET ";
+    for (std::size_t i = 0; i < changed.size(); ++i) {
+      sql += (i ? ", " : "") + std::string(changed[i]->first) + " = ?" + std::to_string(i + 2);
+    }
+    sql += " WHERE work_order_id = ?1";
+    auto update = db.prepare(sql);
+    if (!update) return update.error();
+    update->bind(1, workOrderId);
+    for (std::size_t i = 0; i < changed.size(); ++i) {
+      const int index = static_cast<int>(i + 2);
+      const Value& v = changed[i]->second;
+      if (const auto* t = std::get_if<std::string>(&v)) {
+        update->bind(index, *t);
+      } else if (const auto* n = std::get_if<std::int64_t>(&v)) {
+        update->bind(index, *n);
+      } else {
+        update->bindNull(index);
+      }
+    }
+    if (auto r = update->run(); !r) return r;
+  }
 
+  std::set<std::string> technicians;
+  const auto techs = view.find("assignedTechnicianIds");
+  if (techs != view.end() && techs->is_array()) {
+    for (const auto& tech : *techs) {
+      if (tech.is_string()) technicians.insert(tech.get<std::string>());
+    }
+  }
+  std::set<std::string> storedTechnicians;
+  {
+    auto current = db.prepare("SELECT technician_id FROM work_order_technicians WHERE work_order_id = ?1");
+    if (!current) return current.error();
+    current->bind(1, workOrderId);
+    while (true) {
+      auto row = current->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      storedTechnicians.insert(current->text(0));
+    }
+  }
+  if (technicians == storedTechnicians) return {};
   auto clear = db.prepare("DELETE FROM work_order_technicians WHERE work_order_id = ?1");
   if (!clear) return clear.error();
   if (auto r = clear->bind(1, workOrderId).run(); !r) return r;
-  const auto techs = view.find("assignedTechnicianIds");
-  if (techs != view.end() && techs->is_array()) {
-    auto insert =
-        db.prepare("INSERT OR IGNORE INTO work_order_technicians (technician_id, work_order_id) VALUES (?1, ?2)");
-    if (!insert) return insert.error();
-    for (const auto& tech : *techs) {
-      if (!tech.is_string()) continue;
-      if (auto r = insert->bind(1, tech.get<std::string>()).bind(2, workOrderId).run(); !r) return r;
-    }
+  auto insert = db.prepare("INSERT INTO work_order_technicians (technician_id, work_order_id) VALUES (?1, ?2)");
+  if (!insert) return insert.error();
+  for (const auto& tech : technicians) {
+    if (auto r = insert->bind(1, tech).bind(2, workOrderId).run(); !r) return r;
   }
   return {};
 }
@@ -348,9 +411,10 @@ Result<Page<WorkOrder>> Store::listWorkOrders(const WorkOrderQuery& query) {
   addTime(" AND sla_due_at <= ?", query.slaDueTo);
   addTime(" AND updated_at >= ?", query.updatedFrom);
   addTime(" AND updated_at <= ?", query.updatedTo);
-  const char* order = query.sort == WorkOrderSort::updatedAt  ? " ORDER BY updated_at, work_order_id"
-                      : query.sort == WorkOrderSort::slaDueAt ? " ORDER BY sla_due_at IS NULL, sla_due_at, work_order_id"
-                                                              : " ORDER BY work_order_id";
+  const char* order = query.sort == WorkOrderSort::updatedAt ? " ORDER BY updated_at, work_order_id"
+                      : query.sort == WorkOrderSort::slaDueAt
+                          ? " ORDER BY sla_due_at IS NULL, sla_due_at, work_order_id"
+                          : " ORDER BY work_order_id";
   const auto bindAll = [&](Statement& stmt) {
     for (const auto& p : params) {
       if (const auto* s = std::get_if<std::string>(&p.value)) {
@@ -412,8 +476,7 @@ Result<ReleaseOutcome> Store::releaseWorkOrder(const std::string& workOrderId) {
   auto exists = workOrderExists(db, workOrderId);
   if (!exists) return exists.error();
   if (!*exists) return ReleaseOutcome::notCached;
-  auto live = db.prepare(
-      "SELECT 1 FROM outbox WHERE work_order_id = ?1 AND state NOT IN ('done', 'archived') LIMIT 1");
+  auto live = db.prepare("SELECT 1 FROM outbox WHERE work_order_id = ?1 AND state NOT IN ('done', 'archived') LIMIT 1");
   if (!live) return live.error();
   auto row = live->bind(1, workOrderId).step();
   if (!row) return row.error();
@@ -453,8 +516,9 @@ Result<LocalWriteResult> Store::applyLocalWrite(const LocalWrite& write) {
     if (op.kind.empty()) return makeError("invalid", "operation " + std::to_string(i + 1) + " has no kind");
     for (std::size_t dep : op.dependsOnInWrite) {
       if (dep >= i) {
-        return makeError("invalid", "operation " + std::to_string(i + 1) + " of the write may only depend on earlier "
-                                                                             "operations of it");
+        return makeError("invalid", "operation " + std::to_string(i + 1) +
+                                        " of the write may only depend on earlier "
+                                        "operations of it");
       }
     }
   }
@@ -540,16 +604,18 @@ Result<LocalWriteResult> Store::applyLocalWrite(const LocalWrite& write) {
         "INSERT OR IGNORE INTO stock (warehouse_id, part_number, bin, quantity, doc, cached_at) "
         "VALUES (?1, ?2, ?3, 0, ?4, ?5)");
     if (!line) return line.error();
-    const Json placeholder = {{"warehouseId", adj.warehouseId},
-                              {"partNumber", adj.partNumber},
-                              {"bin", adj.bin},
-                              {"quantityOnHand", 0}};
+    const Json placeholder = {
+        {"warehouseId", adj.warehouseId}, {"partNumber", adj.partNumber}, {"bin", adj.bin}, {"quantityOnHand", 0}};
     line->bind(1, adj.warehouseId).bind(2, adj.partNumber).bind(3, adj.bin).bind(4, placeholder.dump()).bind(5, now);
     if (auto r = line->run(); !r) return r.error();
     auto insert = db.prepare(
         "INSERT INTO stock_adjustments (write_id, warehouse_id, part_number, bin, delta) VALUES (?1, ?2, ?3, ?4, ?5)");
     if (!insert) return insert.error();
-    insert->bind(1, result.writeId).bind(2, adj.warehouseId).bind(3, adj.partNumber).bind(4, adj.bin).bind(5, adj.delta);
+    insert->bind(1, result.writeId)
+        .bind(2, adj.warehouseId)
+        .bind(3, adj.partNumber)
+        .bind(4, adj.bin)
+        .bind(5, adj.delta);
     if (auto r = insert->run(); !r) return r.error();
   }
 
@@ -608,7 +674,11 @@ Result<void> Store::upsertReference(ReferenceKind kind, const std::vector<Json>&
     if (table.parentField != nullptr && !detail::stringField(doc, table.parentField).empty()) {
       parent = detail::stringField(doc, table.parentField);
     }
-    upsert->bind(1, key).bind(2, parent).bind(3, doc.dump()).bind(4, detail::stringField(doc, "updatedAt")).bind(5, now);
+    upsert->bind(1, key)
+        .bind(2, parent)
+        .bind(3, doc.dump())
+        .bind(4, detail::stringField(doc, "updatedAt"))
+        .bind(5, now);
     if (auto r = upsert->run(); !r) return r;
     if (kind == ReferenceKind::contract) {
       auto clear = db.prepare("DELETE FROM contract_assets WHERE contract_id = ?1");
@@ -656,8 +726,8 @@ Result<Page<Json>> Store::listReference(ReferenceKind kind, const std::optional<
     if (!row) return row.error();
     out.total = count->integer(0);
   }
-  auto stmt = db_->prepare(std::string("SELECT id, doc FROM ") + table.table + where +
-                           " ORDER BY id LIMIT ?2 OFFSET ?3");
+  auto stmt =
+      db_->prepare(std::string("SELECT id, doc FROM ") + table.table + where + " ORDER BY id LIMIT ?2 OFFSET ?3");
   if (!stmt) return stmt.error();
   if (parent) stmt->bind(1, *parent);
   stmt->bind(2, pageSize).bind(3, static_cast<std::int64_t>(page - 1) * pageSize);
@@ -795,8 +865,7 @@ Result<void> Store::saveCheckpoint(const std::string& resource, const Checkpoint
 
 Result<void> Store::recordSyncRun(const SyncRun& run) {
   std::lock_guard lock(mutex_);
-  auto stmt =
-      db_->prepare("INSERT INTO sync_runs (started_at, finished_at, outcome, detail) VALUES (?1, ?2, ?3, ?4)");
+  auto stmt = db_->prepare("INSERT INTO sync_runs (started_at, finished_at, outcome, detail) VALUES (?1, ?2, ?3, ?4)");
   if (!stmt) return stmt.error();
   return stmt->bind(1, toMillis(run.startedAt))
       .bind(2, toMillis(run.finishedAt))

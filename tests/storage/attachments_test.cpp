@@ -88,7 +88,7 @@ TEST_CASE("an attachment is streamed to disk encrypted and any byte range reads 
   REQUIRE(reader.ok());
   CHECK(reader->size() == photo.size());
   CHECK(*reader->read(0, photo.size()) == photo);
-  CHECK(*reader->read(65530, 20) == photo.substr(65530, 20));          // across a chunk boundary
+  CHECK(*reader->read(65530, 20) == photo.substr(65530, 20));                // across a chunk boundary
   CHECK(*reader->read(2 * 65536, 65536) == photo.substr(2 * 65536, 65536));  // exactly one chunk
   CHECK(*reader->read(photo.size() - 5, 100) == photo.substr(photo.size() - 5));
   CHECK(reader->read(photo.size(), 10)->empty());

@@ -1,7 +1,7 @@
-#include <catch2/catch.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <cstdio>
 #include <random>
@@ -74,9 +74,9 @@ void checkFile(const std::filesystem::path& db, const std::vector<Reported>& rep
                   " WHERE w.work_order_id = wo.work_order_id AND w.active = 1 ORDER BY w.id DESC LIMIT 1)") == 0);
   for (const auto& r : reported) {
     INFO("round " << r.round << " write " << r.k);
-    const std::string where = " = " + std::to_string(r.writeId) + " AND json_extract(patch, '$.crashProbe.round') = " +
-                              std::to_string(r.round) + " AND json_extract(patch, '$.crashProbe.k') = " +
-                              std::to_string(r.k);
+    const std::string where = " = " + std::to_string(r.writeId) +
+                              " AND json_extract(patch, '$.crashProbe.round') = " + std::to_string(r.round) +
+                              " AND json_extract(patch, '$.crashProbe.k') = " + std::to_string(r.k);
     CHECK(raw.count("SELECT COUNT(*) FROM local_writes WHERE id" + where) == 1);
     CHECK(raw.count("SELECT COUNT(*) FROM outbox WHERE kind = 'note' AND write_id = " + std::to_string(r.writeId) +
                     " AND json_extract(payload, '$.k') = " + std::to_string(r.k)) == 1);

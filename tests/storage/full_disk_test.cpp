@@ -1,10 +1,10 @@
 // A real full disk: a small tmpfs mounted in a private mount namespace (as root, or through a
 // user namespace), so ENOSPC comes from the kernel, not from a mock.
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <cstring>
 #include <fstream>

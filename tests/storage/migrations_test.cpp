@@ -59,8 +59,10 @@ TEST_CASE("a version 1 file with queued work migrates to version 2 and keeps eve
     RawDb raw(path);
     CHECK(raw.count("SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'held'") == 0);
     const std::string doc = sampleWorkOrder("wo_1").dump();
-    raw.exec("INSERT INTO work_orders (work_order_id, status, doc, server_doc, cached_at) VALUES ('wo_1', "
-             "'scheduled', '" + doc + "', '" + doc + "', 0)");
+    raw.exec(
+        "INSERT INTO work_orders (work_order_id, status, doc, server_doc, cached_at) VALUES ('wo_1', "
+        "'scheduled', '" +
+        doc + "', '" + doc + "', 0)");
     raw.exec("INSERT INTO local_writes (id, work_order_id, created_at) VALUES (1, 'wo_1', 0), (2, 'wo_1', 0)");
     raw.exec(
         "INSERT INTO outbox (id, write_id, kind, work_order_id, payload, idempotency_key, state, created_at, "

@@ -1,5 +1,5 @@
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
+#include <catch2/catch.hpp>
 
 #include "fieldagent/platform/files.hpp"
 #include "fieldagent/platform/logging.hpp"

@@ -17,7 +17,8 @@ namespace fieldagent::testing {
 inline storage::Json sampleWorkOrder(const std::string& id, const std::string& status = "scheduled") {
   return storage::Json::parse(R"({
     "workOrderId": ")" + id + R"(",
-    "number": "WO-2026-)" + id + R"(",
+    "number": "WO-2026-)" + id +
+                              R"(",
     "status": ")" + status + R"(",
     "priority": "high",
     "customerId": "cust_88b32e",

@@ -280,8 +280,12 @@ TEST_CASE("reference data is kept whole and found by key, customer and asset", "
 TEST_CASE("van stock shows upstream's quantity less the parts captured and not yet reflected", "[reference][stock]") {
   StoreFixture f;
   REQUIRE(f.store->upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
-  REQUIRE(f.store->upsertStock({Json{{"warehouseId", "van_7"}, {"partNumber", "FILTER-XL"}, {"bin", "A-14"},
-                                     {"quantityOnHand", 10}, {"updatedAt", "2026-01-21T08:00:00Z"}}})
+  REQUIRE(f.store
+              ->upsertStock({Json{{"warehouseId", "van_7"},
+                                  {"partNumber", "FILTER-XL"},
+                                  {"bin", "A-14"},
+                                  {"quantityOnHand", 10},
+                                  {"updatedAt", "2026-01-21T08:00:00Z"}}})
               .ok());
 
   LocalWrite use;
@@ -303,8 +307,9 @@ TEST_CASE("van stock shows upstream's quantity less the parts captured and not y
   const auto firstOp = first->operations.at(0).id;
   REQUIRE(f.store->markInFlight(firstOp).ok());
   REQUIRE(f.store->markDone(firstOp, Json{{"consumptionId", "cns_1"}}).ok());
-  REQUIRE(f.store->upsertStock({Json{{"warehouseId", "van_7"}, {"partNumber", "FILTER-XL"}, {"bin", "A-14"},
-                                     {"quantityOnHand", 8}}})
+  REQUIRE(f.store
+              ->upsertStock(
+                  {Json{{"warehouseId", "van_7"}, {"partNumber", "FILTER-XL"}, {"bin", "A-14"}, {"quantityOnHand", 8}}})
               .ok());
   line = f.store->stock("van_7");
   CHECK(line->at(0).serverQuantity == 8);

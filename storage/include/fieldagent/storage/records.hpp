@@ -43,7 +43,7 @@ struct WorkOrderQuery {
   std::optional<std::string> customerId;
   std::optional<std::string> status;
   std::optional<std::string> technicianId;
-  std::optional<WallTime> slaDueFrom, slaDueTo;  // inclusive
+  std::optional<WallTime> slaDueFrom, slaDueTo;    // inclusive
   std::optional<WallTime> updatedFrom, updatedTo;  // inclusive
   WorkOrderSort sort = WorkOrderSort::workOrderId;
   int page = 1;
@@ -82,7 +82,7 @@ struct StockLine {
 struct StockAdjustment {
   std::string warehouseId;
   std::string partNumber;
-  std::string bin;  // empty when the part is not kept in bins
+  std::string bin;   // empty when the part is not kept in bins
   double delta = 0;  // negative when parts were used
 };
 
@@ -113,7 +113,7 @@ std::optional<OpState> parseOpState(std::string_view text);
 struct NewOperation {
   std::string kind;  // "status", "consumption", "assignment", "attachment_upload", "note", ...
   Json payload;
-  std::string baseVersion;  // the ETag or updatedAt the edit was based on; empty for appends
+  std::string baseVersion;                    // the ETag or updatedAt the edit was based on; empty for appends
   std::vector<std::int64_t> dependsOn;        // ids of operations already in the outbox
   std::vector<std::size_t> dependsOnInWrite;  // indexes of earlier operations of the same write
 };
@@ -200,10 +200,10 @@ struct AttachmentUploadUpdate {
 // ---- conflicts ---------------------------------------------------------------------------
 
 struct NewConflict {
-  std::string field;  // the field or kind in conflict, e.g. "status", "assignment"
-  Json base;          // what the technician's edit was based on
-  Json theirs;        // upstream's current value
-  Json yours;         // the technician's value
+  std::string field;    // the field or kind in conflict, e.g. "status", "assignment"
+  Json base;            // what the technician's edit was based on
+  Json theirs;          // upstream's current value
+  Json yours;           // the technician's value
   std::string message;  // upstream's message, for a person
 };
 
@@ -211,9 +211,9 @@ enum class ConflictChoice { keepMine, takeTheirs, edit };
 
 struct ConflictResolution {
   ConflictChoice choice = ConflictChoice::keepMine;
-  std::string newBaseVersion;     // keepMine / edit: the version the operation now builds on
+  std::string newBaseVersion;      // keepMine / edit: the version the operation now builds on
   std::optional<Json> newPayload;  // edit: the payload to send instead
-  std::string note;               // who decided and why, for the record
+  std::string note;                // who decided and why, for the record
 };
 
 struct ConflictRecord {

@@ -112,8 +112,8 @@ class Store {
   // operations that were in flight when the agent died back to pending, and sweeps attachment
   // files that no write recorded. Errors: "schema_too_new", "corrupt", "io", "no_space", "busy",
   // and the key store's own ("corrupt", "insecure") when the data key cannot be had.
-  static Result<std::unique_ptr<Store>> open(StoreOptions options, platform::Clock& clock,
-                                             platform::Entropy& entropy, platform::KeyStore& keys);
+  static Result<std::unique_ptr<Store>> open(StoreOptions options, platform::Clock& clock, platform::Entropy& entropy,
+                                             platform::KeyStore& keys);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -171,8 +171,8 @@ class Store {
   Result<OutboxCounts> outboxCounts();
   // The state moves; each fails with "wrong_state" when the operation is not in a state the
   // move starts from, so two pushers cannot both take one operation.
-  Result<void> markInFlight(std::int64_t id);                            // pending -> in_flight
-  Result<void> markDone(std::int64_t id, const Json& upstreamAnswer);    // in_flight -> done
+  Result<void> markInFlight(std::int64_t id);                           // pending -> in_flight
+  Result<void> markDone(std::int64_t id, const Json& upstreamAnswer);   // in_flight -> done
   Result<void> markRetryLater(std::int64_t id, WallTime nextAttemptAt,  // in_flight|pending -> pending
                               const std::string& error);
   Result<void> markRejected(std::int64_t id, const std::string& upstreamMessage);  // in_flight -> rejected
