@@ -98,7 +98,7 @@ Result<void> moveState(Database& db, std::int64_t id, const std::string& from, O
 }
 
 constexpr const char* kReadySql =
-    "SELECT o.id FROM outbox o "
+    "SELECT o.id FROM outbox o INDEXED BY outbox_queue "
     "WHERE o.state IN ('pending', 'in_flight') AND o.held = 0 "
     "AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.work_order_id = o.work_order_id "
     "            AND h.state IN ('pending', 'in_flight') AND h.held = 0) "

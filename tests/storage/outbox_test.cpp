@@ -273,17 +273,14 @@ TEST_CASE("the ready query searches indexes and does not scan the outbox's histo
   // A month of history: the query must not get slower with it.
   for (int i = 0; i < 300; ++i) send(f, f.recordOp(i % 2 ? "wo_a" : "wo_b", "note"));
   const auto live = f.recordOp("wo_a", "note");
-  {
-    RawDb raw(f.store->databasePath());
-    raw.exec("ANALYZE");
-  }
   f.reopen();
   auto plan = f.store->explainReadyOperations();
   REQUIRE(plan.ok());
   std::string all;
   for (const auto& line : *plan) all += line + "\n";
   INFO(all);
-  CHECK(all.find("outbox_queue") != std::string::npos);
+  // A scan of the partial index walks the live operations only, never the done history.
+  CHECK(all.find("SCAN o USING INDEX outbox_queue") != std::string::npos);
   for (const auto& line : *plan) {
     const bool scan = line.rfind("SCAN ", 0) == 0;
     CHECK_FALSE((scan && line.find("INDEX") == std::string::npos));
