@@ -865,13 +865,23 @@ Result<void> Store::saveCheckpoint(const std::string& resource, const Checkpoint
 
 Result<void> Store::recordSyncRun(const SyncRun& run) {
   std::lock_guard lock(mutex_);
+  auto txn = Transaction::begin(*db_);
+  if (!txn) return txn.error();
   auto stmt = db_->prepare("INSERT INTO sync_runs (started_at, finished_at, outcome, detail) VALUES (?1, ?2, ?3, ?4)");
   if (!stmt) return stmt.error();
-  return stmt->bind(1, toMillis(run.startedAt))
-      .bind(2, toMillis(run.finishedAt))
-      .bind(3, run.outcome)
-      .bind(4, run.detail)
-      .run();
+  if (auto r = stmt->bind(1, toMillis(run.startedAt))
+                   .bind(2, toMillis(run.finishedAt))
+                   .bind(3, run.outcome)
+                   .bind(4, run.detail)
+                   .run();
+      !r) {
+    return r;
+  }
+  // Only the recent past matters for "last sync time and outcome"; the log must not grow forever.
+  auto trim = db_->prepare("DELETE FROM sync_runs WHERE id <= ?1");
+  if (!trim) return trim.error();
+  if (auto r = trim->bind(1, db_->lastInsertId() - tuning::kSyncRunsKept).run(); !r) return r;
+  return txn->commit();
 }
 
 Result<std::optional<SyncRun>> Store::lastSyncRun() {

@@ -346,3 +346,14 @@ TEST_CASE("sync checkpoints and the last sync run survive a reopen", "[sync_stat
   REQUIRE(last->has_value());
   CHECK((*last)->outcome == "offline");
 }
+
+TEST_CASE("the sync-run log keeps the recent runs only", "[sync_state]") {
+  StoreFixture f;
+  for (int i = 0; i < tuning::kSyncRunsKept + 25; ++i) {
+    REQUIRE(f.store->recordSyncRun({f.clock.now(), f.clock.now(), "ok", std::to_string(i)}).ok());
+  }
+  CHECK((*f.store->lastSyncRun())->detail == std::to_string(tuning::kSyncRunsKept + 24));
+  f.close();
+  RawDb raw(f.options.dataDir / "fieldagent.db");
+  CHECK(raw.count("SELECT COUNT(*) FROM sync_runs") == tuning::kSyncRunsKept);
+}

@@ -31,4 +31,8 @@ constexpr int kWalAutocheckpointPages = 1000;
 // the hot part of a month of work orders on a device with little memory.
 constexpr int kPageCacheKiB = 2048;
 
+// Sync runs kept in the log: a week of syncs every few minutes, enough to see a pattern of
+// failures, small enough not to matter.
+constexpr int kSyncRunsKept = 2000;
+
 }  // namespace fieldagent::storage::tuning
