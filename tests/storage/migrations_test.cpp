@@ -13,12 +13,23 @@ using fieldagent::testing::TempDir;
 
 namespace {
 
-Result<std::unique_ptr<Store>> openAt(const std::filesystem::path& dataDir, platform::Clock& clock,
-                                      platform::Entropy& entropy, platform::KeyStore& keys) {
-  StoreOptions options;
-  options.dataDir = dataDir;
-  return Store::open(options, clock, entropy, keys);
-}
+// A data folder holding a database file made by hand, before any store opens it.
+struct PreparedFolder {
+  TempDir dir;
+  platform::FakeClock clock;
+  platform::SystemEntropy entropy;
+  platform::FileKeyStore keys{dir / "key", entropy};
+  std::filesystem::path data = dir / "data";
+  std::filesystem::path db = data / "fieldagent.db";
+
+  PreparedFolder() { REQUIRE(platform::fs::ensureDir(data, 0700).ok()); }
+
+  Result<std::unique_ptr<Store>> open() {
+    StoreOptions options;
+    options.dataDir = data;
+    return Store::open(options, clock, entropy, keys);
+  }
+};
 
 }  // namespace
 
@@ -33,25 +44,16 @@ TEST_CASE("a new file is made at the latest schema version, in WAL mode", "[migr
 }
 
 TEST_CASE("an empty file left by a crash before the first migration is migrated from scratch", "[migrations]") {
-  TempDir dir;
-  platform::FakeClock clock;
-  platform::SystemEntropy entropy;
-  platform::FileKeyStore keys(dir / "key", entropy);
-  REQUIRE(platform::fs::ensureDir(dir / "data", 0700).ok());
-  REQUIRE(platform::fs::atomicWrite(dir / "data" / "fieldagent.db", "", 0600).ok());
-  auto store = openAt(dir / "data", clock, entropy, keys);
+  PreparedFolder folder;
+  REQUIRE(platform::fs::atomicWrite(folder.db, "", 0600).ok());
+  auto store = folder.open();
   REQUIRE(store.ok());
   REQUIRE((*store)->upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
 }
 
 TEST_CASE("a version 1 file with queued work migrates to version 2 and keeps every row", "[migrations]") {
-  TempDir dir;
-  platform::FakeClock clock;
-  platform::SystemEntropy entropy;
-  platform::FileKeyStore keys(dir / "key", entropy);
-  const auto data = dir / "data";
-  REQUIRE(platform::fs::ensureDir(data, 0700).ok());
-  const auto path = data / "fieldagent.db";
+  PreparedFolder folder;
+  const auto& path = folder.db;
   REQUIRE(*migrateDatabaseFile(path, 1) == 1);
   {
     // What an agent of schema 1 left: a work order, a rejected upload, a consumption depending
@@ -74,17 +76,17 @@ TEST_CASE("a version 1 file with queued work migrates to version 2 and keeps eve
     raw.exec("INSERT INTO outbox_deps (op_id, depends_on) VALUES (2, 1), (4, 2)");
   }
 
-  auto store = openAt(data, clock, entropy, keys);
+  auto store = folder.open();
   REQUIRE(store.ok());
   Store& s = **store;
   CHECK(s.operation(2)->held);
   CHECK(s.operation(4)->held);  // held through the chain
   CHECK_FALSE(s.operation(3)->held);
   CHECK(s.operation(3)->idempotencyKey == "k3");
-  auto ready = s.readyOperations(clock.now(), 10);
+  auto ready = s.readyOperations(folder.clock.now(), 10);
   REQUIRE(ready->size() == 1);
   CHECK(ready->at(0).id == 3);
-  REQUIRE(s.recordSyncRun({clock.now(), clock.now(), "ok", ""}).ok());  // a version 2 table
+  REQUIRE(s.recordSyncRun({folder.clock.now(), folder.clock.now(), "ok", ""}).ok());  // a version 2 table
   RawDb raw(path);
   CHECK(raw.one("PRAGMA user_version") == "2");
   CHECK(raw.count("SELECT COUNT(*) FROM outbox") == 4);
@@ -112,17 +114,13 @@ TEST_CASE("a file from a newer schema is refused with a clear error and left as 
 }
 
 TEST_CASE("a file that is not a database is refused as corrupt, not overwritten", "[migrations]") {
-  TempDir dir;
-  platform::FakeClock clock;
-  platform::SystemEntropy entropy;
-  platform::FileKeyStore keys(dir / "key", entropy);
-  REQUIRE(platform::fs::ensureDir(dir / "data", 0700).ok());
+  PreparedFolder folder;
   const std::string junk(8192, 'J');
-  REQUIRE(platform::fs::atomicWrite(dir / "data" / "fieldagent.db", junk, 0600).ok());
-  auto store = openAt(dir / "data", clock, entropy, keys);
+  REQUIRE(platform::fs::atomicWrite(folder.db, junk, 0600).ok());
+  auto store = folder.open();
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().code == "corrupt");
   CHECK(store.error().message.find("fieldagent.db") != std::string::npos);
-  CHECK(*platform::fs::readFile(dir / "data" / "fieldagent.db") == junk);
-  CHECK(migrateDatabaseFile(dir / "other.db", 7).error().code == "invalid");
+  CHECK(*platform::fs::readFile(folder.db) == junk);
+  CHECK(migrateDatabaseFile(folder.dir / "other.db", 7).error().code == "invalid");
 }
