@@ -164,6 +164,13 @@ int SimProcess::stop() {
   return code;
 }
 
+const SimUser& SimProcess::technicianUser(const std::string& mfa) const {
+  for (const SimUser& u : users_) {
+    if (u.mfa == mfa && u.technicianId) return u;
+  }
+  throw std::runtime_error("alliance-sim has no technician demo user with mfa " + mfa);
+}
+
 const SimUser& SimProcess::user(const std::string& mfa, const std::string& entitlement) const {
   for (const SimUser& u : users_) {
     const bool entitled = entitlement.empty() ||
@@ -186,10 +193,12 @@ std::string SimProcess::login(const SimUser& user) {
     if (challenge.status != 202) throw std::runtime_error("no MFA challenge: " + challenge.body);
     const std::string challengeId = challenge.json()["challengeId"];
     HttpResponse codes = admin("GET", "/mfa-challenges?username=" + user.username);
+    const nlohmann::json challenges = codes.json();
     std::string code;
-    for (const auto& item : codes.json()["items"]) {
+    for (const auto& item : challenges["items"]) {
       if (item["challengeId"] == challengeId) code = item["code"];
     }
+    if (code.empty()) throw std::runtime_error("no code for challenge " + challengeId + ": " + codes.body);
     body["mfa"] = {{"type", user.mfa}, {"code", code}, {"challengeId", challengeId}};
   }
   HttpResponse r = httpCall("POST", baseUrl() + "/sessions", body.dump(), basic);

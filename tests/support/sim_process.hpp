@@ -61,6 +61,8 @@ class SimProcess {
   // The first demo user with this MFA method ("totp", "sms", "email", "none"); with
   // `entitlement`, the first that also has it.
   const SimUser& user(const std::string& mfa, const std::string& entitlement = "") const;
+  // The first demo user with this MFA method who is a technician (tech_45af1d for "totp").
+  const SimUser& technicianUser(const std::string& mfa = "totp") const;
 
   // POST /sessions as `user`, passing its MFA (TOTP computed now; SMS/email code read from the
   // admin API). Returns the auth token; throws std::runtime_error on any other answer.

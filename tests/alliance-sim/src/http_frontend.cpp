@@ -52,11 +52,14 @@ class SimRequestHandler final : public Poco::Net::HTTPRequestHandler {
     }
     HttpReply reply;
     const std::size_t limit = sim_.maxBodyBytes();
-    std::istream& in = request.stream();
     std::string body;
     char buffer[65536];
     bool tooLarge = false;
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    // Without Content-Length or chunking there is no body; reading would wait for the client
+    // to close the connection.
+    const bool hasBody = request.hasContentLength() || request.getChunkedTransferEncoding();
+    std::istream& in = request.stream();
+    while (hasBody && (in.read(buffer, sizeof buffer) || in.gcount() > 0)) {
       body.append(buffer, static_cast<std::size_t>(in.gcount()));
       if (body.size() > limit) {
         tooLarge = true;

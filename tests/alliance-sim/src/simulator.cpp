@@ -251,8 +251,10 @@ void Simulator::setMeta(const std::string& key, const std::string& value) {
              value);
 }
 
+void createSchema(Database& db) { db.exec(kSchema); }
+
 void Simulator::initialise() {
-  db_->exec(kSchema);
+  createSchema(*db_);
   if (meta("schema").empty()) {
     Transaction tx(*db_);
     std::vector<std::string> technicians =

@@ -214,6 +214,9 @@ double number(const json& obj, const std::string& key, const std::string& where,
 void onlyKeys(const json& obj, const std::vector<std::string>& allowed, const std::string& where);
 }  // namespace check
 
+// Creates the sim's tables where missing.
+void createSchema(Database& db);
+
 // Writes a work order's row, its searchable columns and its technician links (insert or update).
 void writeWorkOrderRow(Database& db, const json& doc, std::int64_t version,
                        const std::optional<std::string>& completedAt, const std::optional<std::string>& resolution);
