@@ -444,7 +444,8 @@ class TlsSocketImpl final : public Poco::Net::StreamSocketImpl {
     if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
       const uint32_t flags = mbedtls_ssl_get_verify_result(ssl_.get());
       char details[512];
-      const int n = mbedtls_x509_crt_verify_info(details, sizeof details, "", flags & ~MBEDTLS_X509_BADCERT_OTHER);
+      const int n = mbedtls_x509_crt_verify_info(details, sizeof details, "",
+                                                 flags & ~static_cast<uint32_t>(MBEDTLS_X509_BADCERT_OTHER));
       std::string detail = n > 0 ? std::string(details, static_cast<size_t>(n)) : std::string();
       std::replace(detail.begin(), detail.end(), '\n', ';');
       if (pinMismatch_) detail += "the server's public key is not one of the pinned keys;";

@@ -111,7 +111,7 @@ struct TlsTestServer::Tls {
 
 TlsTestServer::TlsTestServer(Options options) : options_(std::move(options)) {
   // A client that hangs up while the server writes must not kill the test process.
-  std::signal(SIGPIPE, SIG_IGN);
+  (void)std::signal(SIGPIPE, SIG_IGN);
   if (!options_.certPem.empty()) tls_ = new Tls(options_);
   listener_.bind(Poco::Net::SocketAddress("127.0.0.1", 0), true);
   listener_.listen(16);
@@ -316,12 +316,20 @@ void TlsTestServer::serve(Poco::Net::StreamSocket& socket, int connection) {
 
     ++answered;
     const bool goodbye = uri == "/bye";
-    const std::string answer = method + " " + uri + "\n" + body;
-    std::string response = "HTTP/1.1 200 OK\r\nDate: " + std::string(kTestServerDate) +
-                           "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(answer.size()) +
-                           "\r\nX-Connection: " + std::to_string(connection) +
-                           "\r\nX-Request: " + std::to_string(answered) + "\r\n" +
-                           (goodbye ? "Connection: close\r\n" : "") + "\r\n" + answer;
+    std::string answer = method;
+    answer.append(" ").append(uri).append("\n").append(body);
+    std::string response = "HTTP/1.1 200 OK\r\nDate: ";
+    response.append(kTestServerDate)
+        .append("\r\nContent-Type: text/plain\r\nContent-Length: ")
+        .append(std::to_string(answer.size()))
+        .append("\r\nX-Connection: ")
+        .append(std::to_string(connection))
+        .append("\r\nX-Request: ")
+        .append(std::to_string(answered))
+        .append("\r\n")
+        .append(goodbye ? "Connection: close\r\n" : "")
+        .append("\r\n")
+        .append(answer);
     if (!writeAll(response)) return;
     if (goodbye || (options_.closeAfterAnswers > 0 && answered >= options_.closeAfterAnswers)) {
       if (tls_) (void)mbedtls_ssl_close_notify(&session.ssl);

@@ -4,6 +4,7 @@
 
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -295,4 +296,31 @@ TEST_CASE("PocoHttpExchange reports a refused certificate as its permanent tls e
   REQUIRE_FALSE(reply.ok());
   CHECK(reply.error().code == "tls");
   CHECK_THAT(reply.error().message, Catch::Contains("has expired"));
+}
+
+TEST_CASE("a connection that is not accepted in time ends with a connect timeout", "[tls][timeout]") {
+  // A listener whose accept queue is full: the kernel drops further SYNs, so a connect waits
+  // (the same as a host that does not answer, without leaving loopback).
+  Poco::Net::ServerSocket full(Poco::Net::SocketAddress("127.0.0.1", 0), 1);
+  std::vector<Poco::Net::StreamSocket> queued;
+  bool queueFull = false;
+  for (int i = 0; i < 64 && !queueFull; ++i) {
+    Poco::Net::StreamSocket filler;
+    try {
+      filler.connect(full.address(), Poco::Timespan(0, 200'000));
+      queued.push_back(filler);
+    } catch (const Poco::TimeoutException&) {
+      queueFull = true;
+    }
+  }
+  REQUIRE(queueFull);
+
+  TlsOptions options = testTls();
+  options.connectTimeout = std::chrono::milliseconds(200);
+  auto session = sessionTo("https://127.0.0.1:" + std::to_string(full.address().port()), options);
+  auto reply = request(*session, "GET", "/");
+  REQUIRE_FALSE(reply.ok());
+  CHECK(reply.error().code == "transport_timeout");
+  CHECK_THAT(reply.error().message, Catch::Contains("connect timed out"));
+  CHECK(isTransientTransportError(reply.error()));
 }

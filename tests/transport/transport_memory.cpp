@@ -44,7 +44,7 @@ long long heapBytes() {
 
 std::string kib(long long bytes) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
+  (void)std::snprintf(text, sizeof text, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
   return text;
 }
 

@@ -137,7 +137,12 @@ TEST_CASE("HTTP dates are read in all three forms and garbage is refused", "[tra
   CHECK(parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT") == expected);
   CHECK(parseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT") == expected);
   CHECK(parseHttpDate("Sun Nov  6 08:49:37 1994") == expected);
-  for (const char* bad : {"", "yesterday", "Sun, 06 Nov 1994", "Sun, 32 Nov 1994 08:49:37 GMT", "\xff\xfe"}) {
+  WallTime leapDay;
+  REQUIRE(parseIso8601("2024-02-29T23:59:59Z", leapDay));
+  CHECK(parseHttpDate("Thu, 29 Feb 2024 23:59:59 GMT") == leapDay);
+  for (const char* bad : {"", "yesterday", "Sun, 06 Nov 1994", "Sun, 32 Nov 1994 08:49:37 GMT",
+                          "Wed, 29 Feb 2023 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
+                          "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37 GMT trailing", "\xff\xfe"}) {
     INFO(bad);
     CHECK_FALSE(parseHttpDate(bad).has_value());
   }
