@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <system_error>
 
@@ -178,8 +179,12 @@ Result<std::shared_ptr<const TlsClientContext>> TlsClientContext::create(const T
   } else {
     source = "CA bundle " + options.caBundleFile;
     // A positive count of unparseable entries is tolerated for the system bundle: it may hold
-    // roots in forms this mbedTLS does not support, and the rest are still good anchors.
-    rc = mbedtls_x509_crt_parse_file(&s.trusted, options.caBundleFile.c_str());
+    // roots in forms this mbedTLS does not support, and the rest are still good anchors. Some
+    // images ship only the hashed folder (/etc/ssl/certs) without the single file.
+    std::error_code ec;
+    rc = std::filesystem::is_directory(options.caBundleFile, ec)
+             ? mbedtls_x509_crt_parse_path(&s.trusted, options.caBundleFile.c_str())
+             : mbedtls_x509_crt_parse_file(&s.trusted, options.caBundleFile.c_str());
   }
   if (rc < 0) return makeError("tls_config", source + " cannot be used: " + mbedtlsText(rc));
   for (const mbedtls_x509_crt* c = &s.trusted; c != nullptr; c = c->next) {
@@ -302,13 +307,15 @@ class TlsSocketImpl final : public Poco::Net::StreamSocketImpl {
     Poco::Net::StreamSocketImpl::close();
   }
 
+  // HTTPSession::abort() shuts down before it closes, so neither may wait for a peer that has
+  // stopped reading.
   void shutdownSend() override {
-    sendCloseNotify(writeTimeout_);
+    sendCloseNotify();
     Poco::Net::StreamSocketImpl::shutdownSend();
   }
 
   void shutdown() override {
-    sendCloseNotify(writeTimeout_);
+    sendCloseNotify();
     Poco::Net::StreamSocketImpl::shutdown();
   }
 
@@ -583,16 +590,16 @@ class TlsSocketImpl final : public Poco::Net::StreamSocketImpl {
     throw Poco::Net::NetException(message);
   }
 
-  // Best effort and never longer than `wait`: the server may be gone or not reading.
-  void sendCloseNotify(std::chrono::milliseconds wait) {
-    if (!ssl_ || peerClosed_ || !initialized()) return;
-    deadline_ = SteadyClock::now() + wait;
+  // Best effort, without waiting: the server may be gone or not reading.
+  void sendCloseNotify() {
+    if (!ssl_ || peerClosed_ || !initialized() || ssl_->state != MBEDTLS_SSL_HANDSHAKE_OVER) return;
+    deadline_ = SteadyClock::now();
     (void)mbedtls_ssl_close_notify(ssl_.get());
   }
 
   void endSession(bool sayGoodbye) {
     if (!ssl_) return;
-    if (sayGoodbye && ssl_->state == MBEDTLS_SSL_HANDSHAKE_OVER) sendCloseNotify(std::chrono::milliseconds(0));
+    if (sayGoodbye) sendCloseNotify();
     mbedtls_ssl_free(ssl_.get());
     ssl_.reset();
     peerClosed_ = false;

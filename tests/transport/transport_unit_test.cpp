@@ -64,6 +64,12 @@ TEST_CASE("the system CA bundle is the default trust", "[transport][tls]") {
   REQUIRE(context.ok());
   CHECK(std::string((*context)->options().caBundleFile) == kSystemCaBundle);
   CHECK((*context)->trustedCaCount() > 50);  // Debian's ca-certificates holds well over a hundred roots
+
+  TlsOptions folder;
+  folder.caBundleFile = "/etc/ssl/certs";
+  auto fromFolder = TlsClientContext::create(folder);
+  REQUIRE(fromFolder.ok());
+  CHECK((*fromFolder)->trustedCaCount() >= (*context)->trustedCaCount());
 }
 
 TEST_CASE("unusable trust settings are refused when the transport is made", "[transport][tls]") {

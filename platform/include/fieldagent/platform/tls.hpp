@@ -17,7 +17,7 @@ namespace fieldagent::platform {
 inline constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
 
 struct TlsOptions {
-  // PEM bundle of trusted CAs, read once when the transport is made.
+  // PEM bundle of trusted CAs (or a folder of PEM files), read once per transport.
   std::string caBundleFile = kSystemCaBundle;
   // PEM text of the only CAs to trust; when set, caBundleFile is not read. For a private upstream
   // and for tests that make their own CA.
