@@ -1,4 +1,5 @@
 // Attachments: upload slots, signed tus upload URLs, completion with SHA-256, signed downloads.
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 
@@ -77,6 +78,14 @@ HttpReply Simulator::postAttachment(Request& req) {
   }
   const std::string fileName = check::string(body, "fileName", "");
   const std::string contentType = check::string(body, "contentType", "");
+  // Both end up in response headers of the download; control characters would split them.
+  for (const auto& [field, value] : {std::pair{"fileName", &fileName}, std::pair{"contentType", &contentType}}) {
+    if (value->size() > 255 ||
+        std::any_of(value->begin(), value->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+      throw HttpError{400, "invalid_request", std::string(field) + " must be at most 255 printable characters",
+                      json{{"field", field}}};
+    }
+  }
   const json& size = check::field(body, "sizeBytes", "");
   if (!size.is_number_integer() || size.get<std::int64_t>() < 0 || size.get<std::int64_t>() > kMaxUploadBytes) {
     throw HttpError{400, "invalid_request", "sizeBytes must be an integer from 0 to 1073741824",
@@ -315,7 +324,9 @@ HttpReply Simulator::download(Request& req) {
   r.contentType = a->contentType;
   r.body = bytes->substr(0, static_cast<std::size_t>(a->sizeBytes));
   r.headers.emplace_back("ETag", "\"" + a->sha256 + "\"");
-  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + a->fileName + "\"");
+  std::string quotedName = a->fileName;
+  std::replace(quotedName.begin(), quotedName.end(), '"', '\'');
+  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + quotedName + "\"");
   return r;
 }
 

@@ -242,6 +242,9 @@ TEST_CASE("slot requests are validated, chunks are capped at maxChunkBytes", "[a
   bad = slotFor("abc");
   bad["sizeBytes"] = -1;
   CHECK(s.post("/work-orders/wo_1f92a0/attachments", s.technician, bad).status == 400);
+  bad = slotFor("abc");
+  bad["fileName"] = "a\r\nSet-Cookie: x=y";
+  CHECK(s.post("/work-orders/wo_1f92a0/attachments", s.technician, bad).status == 400);
   CHECK(s.post("/work-orders/wo_nothere/attachments", s.technician, slotFor("abc")).status == 404);
 
   const std::string bytes = photoBytes(2048);
