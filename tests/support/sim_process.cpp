@@ -147,10 +147,10 @@ SimProcess::SimProcess(const std::vector<std::string>& args) {
 
 SimProcess::~SimProcess() { stop(); }
 
-int SimProcess::stop() {
+int SimProcess::stop(int signal) {
   int code = 0;
   if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
+    ::kill(pid_, signal);
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }

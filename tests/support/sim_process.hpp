@@ -4,6 +4,8 @@
 // `fieldagent_test_sim` to use it from any test folder.
 #include <sys/types.h>
 
+#include <csignal>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -48,8 +50,9 @@ class SimProcess {
   SimProcess(const SimProcess&) = delete;
   SimProcess& operator=(const SimProcess&) = delete;
 
-  // SIGTERM, then waits for the exit; returns the exit code (128 + signal if killed).
-  int stop();
+  // Sends `signal` (SIGTERM by default), waits for the exit; returns the exit code (128 +
+  // signal if killed by it). Later calls return 0.
+  int stop(int signal = SIGTERM);
   pid_t pid() const { return pid_; }
 
   const nlohmann::json& startLine() const { return startLine_; }

@@ -1,4 +1,5 @@
 // The process: start line, clean stop, restart on the same data, determinism of --seed.
+#include <csignal>
 #include <filesystem>
 
 #include "sim_fixture.hpp"
@@ -38,6 +39,11 @@ TEST_CASE("SIGTERM stops the sim cleanly and removes its temporary data folder",
   CHECK(std::filesystem::exists(dir / "alliance-sim.db"));
   CHECK(sim.stop() == 0);
   CHECK_FALSE(std::filesystem::exists(dir));
+}
+
+TEST_CASE("SIGINT stops it cleanly too", "[lifecycle]") {
+  SimProcess sim({"--seed", "5"});
+  CHECK(sim.stop(SIGINT) == 0);
 }
 
 TEST_CASE("a restart on the same --data keeps work orders, sessions and idempotency records", "[lifecycle]") {
