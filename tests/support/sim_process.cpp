@@ -89,6 +89,7 @@ SimProcess::SimProcess(const std::vector<std::string>& args) {
   std::vector<std::string> argvStrings = {ALLIANCE_SIM_BINARY, "--port", "0"};
   argvStrings.insert(argvStrings.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(argvStrings.size() + 1);
   for (auto& a : argvStrings) argv.push_back(a.data());
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;

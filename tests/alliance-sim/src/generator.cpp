@@ -1,7 +1,10 @@
 #include "generator.hpp"
 
 #include <array>
+#include <cstdio>
+#include <map>
 #include <set>
+#include <string_view>
 
 #include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/platform/encoding.hpp"
@@ -18,79 +21,91 @@ struct City {
   const char* region;
   int postalBase;
 };
-const std::vector<City> kCities = {{"Atlanta", "GA", 30301},      {"Charlotte", "NC", 28201},
-                                   {"Nashville", "TN", 37201},    {"Birmingham", "AL", 35201},
-                                   {"Orlando", "FL", 32801},      {"Savannah", "GA", 31401},
-                                   {"Chattanooga", "TN", 37401},  {"Greenville", "SC", 29601},
-                                   {"Jacksonville", "FL", 32201}, {"Raleigh", "NC", 27601}};
-const std::vector<std::string> kStreets = {"Peachtree St",    "Industrial Pkwy", "Commerce Dr", "Market St",
-                                           "Riverside Ave",   "Technology Way",  "Harbor Rd",   "Maple Ave",
-                                           "Distribution Ct", "Research Blvd",   "Old Mill Rd", "Lakeview Dr"};
-const std::vector<std::string> kCompanyFirst = {"Summit",   "Peachtree", "Riverside", "Blue Ridge",
-                                                "Harbor",   "Pioneer",   "Keystone",  "Northstar",
-                                                "Magnolia", "Cypress",   "Ironwood",  "Palmetto"};
-const std::vector<std::string> kCompanySecond = {"Cold Storage", "Medical Center", "Hotels",        "Foods",
-                                                 "Data Center",  "Logistics",      "Manufacturing", "Schools",
-                                                 "Office Park",  "Grocers",        "Labs",          "Arena"};
-const std::vector<std::string> kFirstNames = {"Sam",    "Lee",   "Avery", "Morgan", "Riley",  "Casey",
-                                              "Taylor", "Jamie", "Drew",  "Quinn",  "Parker", "Rowan"};
-const std::vector<std::string> kLastNames = {"Okafor", "Nguyen", "Patel",   "Kowalski", "Haddad",  "Lindqvist",
-                                             "Moreau", "Tanaka", "Brennan", "Costa",    "Adeyemi", "Novak"};
-const std::vector<std::string> kSkills = {"hvac",       "refrigeration", "chillers",   "boilers",
-                                          "electrical", "controls",      "generators", "ice-machines"};
+constexpr std::array<City, 10> kCities = {{{"Atlanta", "GA", 30301},
+                                           {"Charlotte", "NC", 28201},
+                                           {"Nashville", "TN", 37201},
+                                           {"Birmingham", "AL", 35201},
+                                           {"Orlando", "FL", 32801},
+                                           {"Savannah", "GA", 31401},
+                                           {"Chattanooga", "TN", 37401},
+                                           {"Greenville", "SC", 29601},
+                                           {"Jacksonville", "FL", 32201},
+                                           {"Raleigh", "NC", 27601}}};
+constexpr std::array<std::string_view, 12> kStreets = {
+    "Peachtree St", "Industrial Pkwy", "Commerce Dr",     "Market St",     "Riverside Ave", "Technology Way",
+    "Harbor Rd",    "Maple Ave",       "Distribution Ct", "Research Blvd", "Old Mill Rd",   "Lakeview Dr"};
+constexpr std::array<std::string_view, 12> kCompanyFirst = {"Summit",   "Peachtree", "Riverside", "Blue Ridge",
+                                                            "Harbor",   "Pioneer",   "Keystone",  "Northstar",
+                                                            "Magnolia", "Cypress",   "Ironwood",  "Palmetto"};
+constexpr std::array<std::string_view, 12> kCompanySecond = {
+    "Cold Storage",  "Medical Center", "Hotels",      "Foods",   "Data Center", "Logistics",
+    "Manufacturing", "Schools",        "Office Park", "Grocers", "Labs",        "Arena"};
+constexpr std::array<std::string_view, 12> kFirstNames = {"Sam",    "Lee",   "Avery", "Morgan", "Riley",  "Casey",
+                                                          "Taylor", "Jamie", "Drew",  "Quinn",  "Parker", "Rowan"};
+constexpr std::array<std::string_view, 12> kLastNames = {"Okafor",  "Nguyen",    "Patel",   "Kowalski",
+                                                         "Haddad",  "Lindqvist", "Moreau",  "Tanaka",
+                                                         "Brennan", "Costa",     "Adeyemi", "Novak"};
+constexpr std::array<std::string_view, 8> kSkills = {"hvac",       "refrigeration", "chillers",   "boilers",
+                                                     "electrical", "controls",      "generators", "ice-machines"};
 
 struct Model {
   const char* name;
   const char* manufacturer;
   std::vector<std::string> problems;
 };
-const std::vector<Model> kModels = {{"Chiller CX400", "Arctis", {"NO_COOL", "LEAK", "NOISE", "ALARM", "PM"}},
-                                    {"Rooftop Unit RTU-12", "Thermodyne", {"NO_COOL", "NO_HEAT", "NOISE", "PM"}},
-                                    {"Boiler BX200", "Heatwell", {"NO_HEAT", "LEAK", "ALARM", "PM"}},
-                                    {"Air Handler AH-7", "Thermodyne", {"NOISE", "NO_POWER", "PM"}},
-                                    {"Ice Machine IM-350", "Polarline", {"ICE_BUILDUP", "LEAK", "NO_POWER"}},
-                                    {"Walk-in Freezer WF-90", "Polarline", {"NO_COOL", "ICE_BUILDUP", "ALARM"}},
-                                    {"Heat Pump HP-24", "Arctis", {"NO_HEAT", "NO_COOL", "NOISE"}},
-                                    {"Generator GX-60", "Heatwell", {"NO_POWER", "ALARM", "PM"}}};
+const std::vector<Model>& models() {
+  static const std::vector<Model> table = {{"Chiller CX400", "Arctis", {"NO_COOL", "LEAK", "NOISE", "ALARM", "PM"}},
+                                           {"Rooftop Unit RTU-12", "Thermodyne", {"NO_COOL", "NO_HEAT", "NOISE", "PM"}},
+                                           {"Boiler BX200", "Heatwell", {"NO_HEAT", "LEAK", "ALARM", "PM"}},
+                                           {"Air Handler AH-7", "Thermodyne", {"NOISE", "NO_POWER", "PM"}},
+                                           {"Ice Machine IM-350", "Polarline", {"ICE_BUILDUP", "LEAK", "NO_POWER"}},
+                                           {"Walk-in Freezer WF-90", "Polarline", {"NO_COOL", "ICE_BUILDUP", "ALARM"}},
+                                           {"Heat Pump HP-24", "Arctis", {"NO_HEAT", "NO_COOL", "NOISE"}},
+                                           {"Generator GX-60", "Heatwell", {"NO_POWER", "ALARM", "PM"}}};
+  return table;
+}
 
 struct Problem {
   std::vector<std::string> descriptions;
   std::string checkItem;
   std::string resolution;
 };
-const std::map<std::string, Problem> kProblems = {
-    {"NO_COOL",
-     {{"Unit not cooling; alarms present", "Not reaching set point", "Warm air from supply vents"},
-      "Record suction and discharge pressures",
-      "Replaced failed run capacitor and cleaned condenser coil"}},
-    {"NO_HEAT",
-     {{"No heat in east wing", "Burner fails to light", "Heat intermittent overnight"},
-      "Check igniter and flame sensor",
-      "Replaced hot surface igniter; verified flame signal"}},
-    {"LEAK",
-     {{"Water pooling under unit", "Refrigerant leak suspected", "Condensate overflow"},
-      "Leak-test all brazed joints",
-      "Cleared condensate line and replaced drain pan gasket"}},
-    {"NOISE",
-     {{"Loud rattling at start-up", "Squealing belt", "Vibration in mechanical room"},
-      "Inspect belt tension and bearings",
-      "Replaced worn belt and tightened motor mount"}},
-    {"ALARM",
-     {{"High head pressure alarm", "Controller fault code E4", "Low water alarm on panel"},
-      "Download controller fault log",
-      "Reset controller after replacing faulty temperature sensor"}},
-    {"NO_POWER",
-     {{"Unit dead; breaker trips", "No display on controller", "Fails to start"},
-      "Measure supply voltage at disconnect",
-      "Replaced burnt contactor; verified amperage"}},
-    {"ICE_BUILDUP",
-     {{"Ice forming on evaporator", "Door frame icing up", "Ice bridge in bin"},
-      "Verify defrost cycle timing",
-      "Replaced door gasket and reset defrost timer"}},
-    {"PM",
-     {{"Quarterly preventive maintenance", "Annual inspection due", "Seasonal start-up"},
-      "Complete PM checklist per contract",
-      "Preventive maintenance completed; filters replaced"}}};
+const std::map<std::string, Problem>& problems() {
+  static const std::map<std::string, Problem> table = {
+      {"NO_COOL",
+       {{"Unit not cooling; alarms present", "Not reaching set point", "Warm air from supply vents"},
+        "Record suction and discharge pressures",
+        "Replaced failed run capacitor and cleaned condenser coil"}},
+      {"NO_HEAT",
+       {{"No heat in east wing", "Burner fails to light", "Heat intermittent overnight"},
+        "Check igniter and flame sensor",
+        "Replaced hot surface igniter; verified flame signal"}},
+      {"LEAK",
+       {{"Water pooling under unit", "Refrigerant leak suspected", "Condensate overflow"},
+        "Leak-test all brazed joints",
+        "Cleared condensate line and replaced drain pan gasket"}},
+      {"NOISE",
+       {{"Loud rattling at start-up", "Squealing belt", "Vibration in mechanical room"},
+        "Inspect belt tension and bearings",
+        "Replaced worn belt and tightened motor mount"}},
+      {"ALARM",
+       {{"High head pressure alarm", "Controller fault code E4", "Low water alarm on panel"},
+        "Download controller fault log",
+        "Reset controller after replacing faulty temperature sensor"}},
+      {"NO_POWER",
+       {{"Unit dead; breaker trips", "No display on controller", "Fails to start"},
+        "Measure supply voltage at disconnect",
+        "Replaced burnt contactor; verified amperage"}},
+      {"ICE_BUILDUP",
+       {{"Ice forming on evaporator", "Door frame icing up", "Ice bridge in bin"},
+        "Verify defrost cycle timing",
+        "Replaced door gasket and reset defrost timer"}},
+      {"PM",
+       {{"Quarterly preventive maintenance", "Annual inspection due", "Seasonal start-up"},
+        "Complete PM checklist per contract",
+        "Preventive maintenance completed; filters replaced"}}};
+  return table;
+}
 
 struct Part {
   const char* partNumber;
@@ -100,32 +115,35 @@ struct Part {
   double unitPrice;
 };
 // FILTER-XL is the 14th part so that it sits in wh_01 bin A-14 as in the seed example.
-const std::vector<Part> kParts = {{"FILTER-M", "Medium Air Filter", "EA", false, 18.5},
-                                  {"BELT-A42", "V-Belt A42", "EA", false, 12.75},
-                                  {"CAP-45-5", "Run Capacitor 45/5 uF", "EA", false, 24.0},
-                                  {"CONTACTOR-2P", "Contactor 2-pole 40A", "EA", false, 39.9},
-                                  {"COMP-SCROLL-5T", "Scroll Compressor 5 ton", "EA", true, 1450.0},
-                                  {"FAN-MOTOR-05", "Condenser Fan Motor 1/2 HP", "EA", true, 289.0},
-                                  {"REFRIG-R410A", "Refrigerant R-410A", "LB", false, 14.2},
-                                  {"COPPER-38", "Copper Line 3/8 in", "FT", false, 2.8},
-                                  {"THERMOSTAT-PRO", "Programmable Thermostat", "EA", true, 165.0},
-                                  {"SENSOR-TEMP", "Temperature Sensor 10k", "EA", false, 27.5},
-                                  {"VALVE-TXV-3T", "Thermal Expansion Valve 3 ton", "EA", false, 112.0},
-                                  {"PUMP-COND", "Condensate Pump", "EA", false, 74.0},
-                                  {"IGNITER-HSI", "Hot Surface Igniter", "EA", false, 45.0},
-                                  {"FILTER-XL", "XL Air Filter", "EA", false, 32.0},
-                                  {"FLAME-SENSOR", "Flame Sensor Rod", "EA", false, 19.0},
-                                  {"GASKET-DOOR", "Freezer Door Gasket", "EA", false, 58.0},
-                                  {"RELAY-24V", "Control Relay 24 V", "EA", false, 21.0},
-                                  {"FUSE-30A", "Fuse 30 A Time-Delay", "EA", false, 6.5},
-                                  {"CTRL-BOARD-CX", "Controller Board CX Series", "EA", true, 640.0},
-                                  {"DRIER-164", "Filter Drier 16 cu in", "EA", false, 23.0},
-                                  {"BEARING-6203", "Ball Bearing 6203", "EA", false, 9.8},
-                                  {"COIL-CLEANER", "Coil Cleaner Concentrate", "GAL", false, 29.0},
-                                  {"WATER-VALVE", "Inlet Water Valve", "EA", false, 66.0},
-                                  {"DEFROST-TIMER", "Defrost Timer 24 h", "EA", false, 48.0}};
+constexpr std::array<Part, 24> kParts = {{{"FILTER-M", "Medium Air Filter", "EA", false, 18.5},
+                                          {"BELT-A42", "V-Belt A42", "EA", false, 12.75},
+                                          {"CAP-45-5", "Run Capacitor 45/5 uF", "EA", false, 24.0},
+                                          {"CONTACTOR-2P", "Contactor 2-pole 40A", "EA", false, 39.9},
+                                          {"COMP-SCROLL-5T", "Scroll Compressor 5 ton", "EA", true, 1450.0},
+                                          {"FAN-MOTOR-05", "Condenser Fan Motor 1/2 HP", "EA", true, 289.0},
+                                          {"REFRIG-R410A", "Refrigerant R-410A", "LB", false, 14.2},
+                                          {"COPPER-38", "Copper Line 3/8 in", "FT", false, 2.8},
+                                          {"THERMOSTAT-PRO", "Programmable Thermostat", "EA", true, 165.0},
+                                          {"SENSOR-TEMP", "Temperature Sensor 10k", "EA", false, 27.5},
+                                          {"VALVE-TXV-3T", "Thermal Expansion Valve 3 ton", "EA", false, 112.0},
+                                          {"PUMP-COND", "Condensate Pump", "EA", false, 74.0},
+                                          {"IGNITER-HSI", "Hot Surface Igniter", "EA", false, 45.0},
+                                          {"FILTER-XL", "XL Air Filter", "EA", false, 32.0},
+                                          {"FLAME-SENSOR", "Flame Sensor Rod", "EA", false, 19.0},
+                                          {"GASKET-DOOR", "Freezer Door Gasket", "EA", false, 58.0},
+                                          {"RELAY-24V", "Control Relay 24 V", "EA", false, 21.0},
+                                          {"FUSE-30A", "Fuse 30 A Time-Delay", "EA", false, 6.5},
+                                          {"CTRL-BOARD-CX", "Controller Board CX Series", "EA", true, 640.0},
+                                          {"DRIER-164", "Filter Drier 16 cu in", "EA", false, 23.0},
+                                          {"BEARING-6203", "Ball Bearing 6203", "EA", false, 9.8},
+                                          {"COIL-CLEANER", "Coil Cleaner Concentrate", "GAL", false, 29.0},
+                                          {"WATER-VALVE", "Inlet Water Valve", "EA", false, 66.0},
+                                          {"DEFROST-TIMER", "Defrost Timer 24 h", "EA", false, 48.0}}};
 
-const std::vector<std::string> kPriorities = {"low", "medium", "medium", "high", "high", "urgent"};
+constexpr std::array<std::string_view, 6> kPriorities = {"low", "medium", "medium", "high", "high", "urgent"};
+
+constexpr std::int64_t kHour = 3600;
+constexpr std::int64_t kDay = 24 * kHour;
 
 std::string iso(std::int64_t unix) { return isoFromUnix(unix); }
 
@@ -169,12 +187,13 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
   for (int i = 0; i < technicianCount; ++i) {
     std::string id = i == 0 ? std::string("tech_45af1d") : uniqueId(rng, "tech_", 6, taken);
     taken.insert(id);
-    std::string name = i == 0 ? std::string("Jordan Reyes") : rng.pick(kFirstNames) + " " + rng.pick(kLastNames);
+    std::string name = i == 0 ? std::string("Jordan Reyes")
+                              : std::string(rng.pick(kFirstNames)) + " " + std::string(rng.pick(kLastNames));
     json skills = i == 0 ? json{"hvac", "refrigeration", "chillers"} : json::array();
     if (i != 0) {
       std::set<std::string> s;
       const auto n = rng.between(2, 3);
-      while (static_cast<std::int64_t>(s.size()) < n) s.insert(rng.pick(kSkills));
+      while (static_cast<std::int64_t>(s.size()) < n) s.insert(std::string(rng.pick(kSkills)));
       for (const auto& k : s) skills.push_back(k);
     }
     json doc = {{"technicianId", id}, {"name", name}, {"vanWarehouseId", "van_" + id.substr(5)}, {"skills", skills}};
@@ -197,7 +216,7 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
   for (std::size_t i = 0; i < kParts.size(); ++i) {
     const std::string bin = (i + 1 < 10 ? "A-0" : "A-") + std::to_string(i + 1);
     stock("wh_01", kParts[i].partNumber, bin, static_cast<double>(rng.between(5, 120)),
-          minute(anchor - rng.between(3600, 40 * 86400)));
+          minute(anchor - rng.between(kHour, 40 * kDay)));
   }
   for (const std::string& tech : techIds) {
     const std::string van = "van_" + tech.substr(5);
@@ -206,7 +225,7 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
     while (chosen.size() < 8) chosen.insert(static_cast<std::size_t>(rng.below(kParts.size())));
     for (std::size_t idx : chosen) {
       stock(van, kParts[idx].partNumber, "VAN", static_cast<double>(rng.between(1, 10)),
-            minute(anchor - rng.between(3600, 20 * 86400)));
+            minute(anchor - rng.between(kHour, 20 * kDay)));
     }
   }
 
@@ -220,10 +239,11 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
     const bool seedCustomer = c == 0;
     std::string customerId = seedCustomer ? std::string("cust_88b32e") : uniqueId(rng, "cust_", 6, taken);
     taken.insert(customerId);
-    std::string name = seedCustomer ? std::string("Eastside Medical Center")
-                                    : rng.pick(kCompanyFirst) + " " + rng.pick(kCompanySecond);
+    std::string name = seedCustomer
+                           ? std::string("Eastside Medical Center")
+                           : std::string(rng.pick(kCompanyFirst)) + " " + std::string(rng.pick(kCompanySecond));
     const City& home = seedCustomer ? kCities[0] : rng.pick(kCities);
-    const std::int64_t customerUpdated = minute(anchor - rng.between(86400, 300 * 86400));
+    const std::int64_t customerUpdated = minute(anchor - rng.between(kDay, 300 * kDay));
     std::vector<SiteRec> sites;
     const auto siteCount = rng.between(1, 3);
     for (std::int64_t s = 0; s < siteCount; ++s) {
@@ -235,34 +255,33 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
       } else {
         site.siteId = "site_" + std::to_string(siteCounter++);
         const City& city = rng.chance(0.7) ? home : rng.pick(kCities);
-        site.address = address(std::to_string(rng.between(10, 9999)) + " " + rng.pick(kStreets), city,
+        site.address = address(std::to_string(rng.between(10, 9999)) + " " + std::string(rng.pick(kStreets)), city,
                                city.postalBase + static_cast<int>(rng.below(90)));
       }
       const auto assetCount = rng.between(1, 3);
       for (std::int64_t a = 0; a < assetCount; ++a) {
         const bool seedAsset = seedCustomer && s == 0 && a == 0;
-        const Model& model = seedAsset ? kModels[0] : rng.pick(kModels);
+        const Model& model = seedAsset ? models()[0] : rng.pick(models());
         char buf[32];
-        std::snprintf(buf, sizeof buf, "asset_%x", assetCounter++);
+        static_cast<void>(std::snprintf(buf, sizeof buf, "asset_%x", assetCounter++));
         std::string assetId = seedAsset ? std::string("asset_9a01") : std::string(buf);
-        std::snprintf(buf, sizeof buf, "SN-%05d%c", static_cast<int>(rng.between(10000, 99999)),
-                      static_cast<char>('A' + rng.below(26)));
+        static_cast<void>(std::snprintf(buf, sizeof buf, "SN-%05d%c", static_cast<int>(rng.between(10000, 99999)),
+                                        static_cast<char>('A' + rng.below(26))));
         std::string serial = seedAsset ? std::string("SN-44728A") : std::string(buf);
-        const std::int64_t installed = minute(anchor - rng.between(200 * 86400, 7 * 365 * 86400));
+        const std::int64_t installed = minute(anchor - rng.between(200 * kDay, kDay * 365 * 7));
         const std::int64_t warrantyYears = rng.between(1, 5);
         json coverage = rng.chance(0.6) ? json{"parts", "labor"} : json{"parts"};
-        json doc = {{"assetId", assetId},
-                    {"serialNumber", serial},
-                    {"model", model.name},
-                    {"manufacturer", model.manufacturer},
-                    {"customerId", customerId},
-                    {"siteId", site.siteId},
-                    {"installedAt", iso(installed)},
-                    {"warranty",
-                     {{"start", iso(installed)},
-                      {"end", iso(installed + warrantyYears * 365 * 86400)},
-                      {"coverage", coverage}}},
-                    {"updatedAt", iso(std::max(installed, minute(anchor - rng.between(86400, 200 * 86400))))}};
+        json doc = {
+            {"assetId", assetId},
+            {"serialNumber", serial},
+            {"model", model.name},
+            {"manufacturer", model.manufacturer},
+            {"customerId", customerId},
+            {"siteId", site.siteId},
+            {"installedAt", iso(installed)},
+            {"warranty",
+             {{"start", iso(installed)}, {"end", iso(installed + warrantyYears * 365 * kDay)}, {"coverage", coverage}}},
+            {"updatedAt", iso(std::max(installed, minute(anchor - rng.between(kDay, 200 * kDay))))}};
         db.write("INSERT INTO assets(asset_id, site_id, customer_id, updated_at, doc) VALUES(?, ?, ?, ?, ?)", assetId,
                  site.siteId, customerId, doc["updatedAt"].get<std::string>(), doc.dump());
         site.assets.emplace_back(assetId, model.name);
@@ -287,9 +306,9 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
     db.write("INSERT INTO customers(customer_id, updated_at, doc) VALUES(?, ?, ?)", customerId, iso(customerUpdated),
              customerDoc.dump());
 
-    static const std::vector<std::string> kTypes = {"full_service", "full_service", "parts_only", "labor_only",
-                                                    "time_and_materials"};
-    const std::string type = seedCustomer ? std::string("full_service") : rng.pick(kTypes);
+    static constexpr std::array<std::string_view, 5> kTypes = {"full_service", "full_service", "parts_only",
+                                                               "labor_only", "time_and_materials"};
+    const std::string type = seedCustomer ? std::string("full_service") : std::string(rng.pick(kTypes));
     json entitlements = json::array();
     if (type == "full_service" || type == "parts_only") {
       json parts = seedCustomer ? json{"FILTER-XL", "BELT-A42", "CAP-45-5"} : json(nullptr);
@@ -337,7 +356,7 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
     return n;
   };
   auto checklist = [&](const std::string& problem, bool answered) {
-    const Problem& p = kProblems.at(problem);
+    const Problem& p = problems().at(problem);
     json items = json::array();
     const std::array<std::pair<std::string, bool>, 4> texts = {
         std::pair{std::string("Confirm safety lockout"), true},
@@ -394,19 +413,19 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
                                      {"createdAt", "2025-07-14T11:15:00Z"},
                                      {"author", "Jordan Reyes"}}})}};
       completedAt = "2025-07-14T11:20:00Z";
-      resolution = kProblems.at("PM").resolution;
+      resolution = problems().at("PM").resolution;
     } else {
       const std::string& customerId = customerIds[static_cast<std::size_t>(rng.below(customerIds.size()))];
       const auto& sites = sitesOf[customerId];
       const SiteRec& site = sites[static_cast<std::size_t>(rng.below(sites.size()))];
       const auto assetIndex = static_cast<std::size_t>(rng.below(site.assets.size()));
       const auto& [assetId, modelName] = site.assets[assetIndex];
-      const Model* model = &kModels[0];
-      for (const Model& m : kModels) {
+      const Model* model = &models()[0];
+      for (const Model& m : models()) {
         if (modelName == m.name) model = &m;
       }
       const std::string& problem = rng.pick(model->problems);
-      const std::int64_t reported = minute(anchor - rng.between(2 * 3600, 110 * 86400));
+      const std::int64_t reported = minute(anchor - rng.between(2 * kHour, 110 * kDay));
       const double roll = rng.unit();
       const std::string status = roll < 0.15   ? "open"
                                  : roll < 0.50 ? "scheduled"
@@ -419,8 +438,8 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
       json window = nullptr;
       json techs = json::array();
       if (status != "open") {
-        const std::int64_t start = reported + 3600 * rng.between(2, 48);
-        window = {{"start", iso(start - start % 3600)}, {"end", iso(start - start % 3600 + 4 * 3600)}};
+        const std::int64_t start = reported + kHour * rng.between(2, 48);
+        window = {{"start", iso(start - start % 3600)}, {"end", iso(start - start % 3600 + 4 * kHour)}};
         techs.push_back(techIds[static_cast<std::size_t>(rng.below(techIds.size()))]);
         if (techIds.size() > 1 && rng.chance(0.1)) {
           const std::string& second = techIds[static_cast<std::size_t>(rng.below(techIds.size()))];
@@ -431,14 +450,14 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
       doc = {{"workOrderId", uniqueId(rng, "wo_", 6, taken)},
              {"number", number},
              {"status", status},
-             {"priority", rng.pick(kPriorities)},
+             {"priority", std::string(rng.pick(kPriorities))},
              {"customerId", customerId},
              {"site", {{"siteId", site.siteId}, {"address", site.address}}},
              {"asset", {{"assetId", assetId}, {"serialNumber", site.serials[assetIndex]}, {"model", modelName}}},
              {"problemCode", problem},
-             {"description", rng.pick(kProblems.at(problem).descriptions)},
+             {"description", rng.pick(problems().at(problem).descriptions)},
              {"reportedAt", iso(reported)},
-             {"slaDueAt", iso(reported + slaHours * 3600)},
+             {"slaDueAt", iso(reported + slaHours * kHour)},
              {"appointmentWindow", window},
              {"assignedTechnicianIds", techs},
              {"updatedAt", iso(updated)},
@@ -446,7 +465,7 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
              {"notes", json::array()}};
       if (status == "completed") {
         completedAt = iso(updated);
-        resolution = kProblems.at(problem).resolution;
+        resolution = problems().at(problem).resolution;
       }
     }
     writeWorkOrderRow(db, doc, 1, completedAt, resolution);

@@ -31,8 +31,8 @@ class SplitMix64 {
     return lo + static_cast<std::int64_t>(below(static_cast<std::uint64_t>(hi - lo + 1)));
   }
   bool chance(double p) { return unit() < p; }
-  template <class T>
-  const T& pick(const std::vector<T>& from) {
+  template <class Container>
+  const auto& pick(const Container& from) {
     return from[static_cast<std::size_t>(below(from.size()))];
   }
   std::string hex(int digits) {

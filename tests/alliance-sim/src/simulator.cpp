@@ -15,7 +15,7 @@ namespace fieldagent::sim {
 
 namespace {
 
-constexpr std::int64_t kIdempotencyWindowSeconds = 24 * 3600;
+constexpr std::int64_t kIdempotencyWindowSeconds = std::int64_t{24} * 3600;
 constexpr std::size_t kMaxJsonBodyBytes = 1 << 20;
 
 const char* kSchema = R"SQL(

@@ -1,6 +1,8 @@
 // Work orders: list and detail, status moves, dispatcher edits, assignments, consumptions.
 #include <algorithm>
+#include <array>
 #include <set>
+#include <string_view>
 
 #include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/platform/encoding.hpp"
@@ -10,11 +12,13 @@ namespace fieldagent::sim {
 
 namespace {
 
-const std::vector<std::string> kStatuses = {"open", "scheduled", "en_route", "on_site", "completed", "cancelled"};
-const std::vector<std::string> kTechnicianStatuses = {"scheduled", "en_route", "on_site", "completed"};
-const std::vector<std::string> kPriorities = {"low", "medium", "high", "urgent"};
+constexpr std::array<std::string_view, 6> kStatuses = {"open",    "scheduled", "en_route",
+                                                       "on_site", "completed", "cancelled"};
+constexpr std::array<std::string_view, 4> kTechnicianStatuses = {"scheduled", "en_route", "on_site", "completed"};
+constexpr std::array<std::string_view, 4> kPriorities = {"low", "medium", "high", "urgent"};
 
-bool among(const std::vector<std::string>& list, const std::string& value) {
+template <std::size_t N>
+bool among(const std::array<std::string_view, N>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
