@@ -34,28 +34,17 @@ int main(int argc, char** argv) {
   sigaddset(&stopSignals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
 
-  bool temporary = false;
-  std::filesystem::path dataDir = options->dataDir;
-  if (dataDir.empty()) {
+  sim::SimConfig config = options->sim;
+  const bool temporary = options->temporaryData;
+  if (temporary) {
     std::string pattern = (std::filesystem::temp_directory_path() / "alliance-sim-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) {
       std::cerr << "alliance-sim: cannot create a temp folder\n";
       return 1;
     }
-    dataDir = pattern;
-    temporary = true;
+    config.dataDir = pattern;
   }
-
-  sim::SimConfig config;
-  config.dataDir = dataDir;
-  config.pathPrefix = options->pathPrefix;
-  config.workOrders = options->workOrders;
-  config.technicians = options->technicians;
-  config.tokenTtlSeconds = options->tokenTtlSeconds;
-  config.uploadUrlTtlSeconds = options->uploadUrlTtlSeconds;
-  config.maxChunkBytes = options->maxChunkBytes;
-  config.faults = options->faults;
-  config.faultSeed = options->faultSeed;
+  const std::filesystem::path dataDir = config.dataDir;
 
   platform::SystemClock realClock;
   auto opened = sim::Simulator::open(config, realClock);

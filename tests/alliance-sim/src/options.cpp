@@ -99,42 +99,44 @@ Result<SimOptions> parseOptions(const std::vector<std::string>& args) {
     } else if (flag == "--bind") {
       o.bind = value;
     } else if (flag == "--data") {
-      o.dataDir = value;
+      if (value.empty()) return makeError("usage", "--data needs a folder");
+      o.sim.dataDir = value;
+      o.temporaryData = false;
     } else if (flag == "--prefix") {
       if (value.empty() || value.front() != '/' || value.back() == '/') {
         return makeError("usage", "--prefix must start with '/' and not end with one");
       }
-      o.pathPrefix = value;
+      o.sim.pathPrefix = value;
     } else if (flag == "--seed") {
       auto v = parseInt<std::int64_t>(flag, value, 1, 5'000'000);
       if (!v) return v.error();
-      o.workOrders = *v;
+      o.sim.workOrders = *v;
     } else if (flag == "--technicians") {
-      r = intInto(o.technicians, 1, 10000);
+      r = intInto(o.sim.technicians, 1, 10000);
     } else if (flag == "--token-ttl") {
-      r = intInto(o.tokenTtlSeconds, 1, 30 * 86400);
+      r = intInto(o.sim.tokenTtlSeconds, 1, 30 * 86400);
     } else if (flag == "--upload-url-ttl") {
-      r = intInto(o.uploadUrlTtlSeconds, 1, 30 * 86400);
+      r = intInto(o.sim.uploadUrlTtlSeconds, 1, 30 * 86400);
     } else if (flag == "--max-chunk-bytes") {
-      r = intInto(o.maxChunkBytes, 1, 64 << 20);
+      r = intInto(o.sim.maxChunkBytes, 1, 64 << 20);
     } else if (flag == "--fail-503") {
-      r = shareInto(o.faults.error503Share);
+      r = shareInto(o.sim.faults.error503Share);
     } else if (flag == "--fail-500") {
-      r = shareInto(o.faults.error500Share);
+      r = shareInto(o.sim.faults.error500Share);
     } else if (flag == "--throttle-429") {
-      r = shareInto(o.faults.throttle429Share);
+      r = shareInto(o.sim.faults.throttle429Share);
     } else if (flag == "--drop") {
-      r = shareInto(o.faults.dropShare);
+      r = shareInto(o.sim.faults.dropShare);
     } else if (flag == "--retry-after") {
-      r = intInto(o.faults.retryAfterSeconds, 0, 86400);
+      r = intInto(o.sim.faults.retryAfterSeconds, 0, 86400);
     } else if (flag == "--latency-ms") {
-      r = intInto(o.faults.latencyMs, 0, 600000);
+      r = intInto(o.sim.faults.latencyMs, 0, 600000);
     } else if (flag == "--fault-path") {
-      o.faults.pathContains = value;
+      o.sim.faults.pathContains = value;
     } else if (flag == "--fault-seed") {
       auto v = parseInt<std::uint64_t>(flag, value, 0, UINT64_MAX);
       if (!v) return v.error();
-      o.faultSeed = *v;
+      o.sim.faultSeed = *v;
     } else if (flag == "--freeze-clock") {
       o.freezeClockAt = value;
     } else if (flag == "--clock-shift") {
@@ -144,7 +146,8 @@ Result<SimOptions> parseOptions(const std::vector<std::string>& args) {
     }
     if (!r) return r.error();
   }
-  if (o.faults.error503Share + o.faults.error500Share + o.faults.throttle429Share + o.faults.dropShare > 1.0 + 1e-9) {
+  if (o.sim.faults.error503Share + o.sim.faults.error500Share + o.sim.faults.throttle429Share + o.sim.faults.dropShare >
+      1.0 + 1e-9) {
     return makeError("usage", "the fault shares add up to more than 1");
   }
   return o;

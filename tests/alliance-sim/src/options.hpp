@@ -5,23 +5,16 @@
 #include <string>
 #include <vector>
 
-#include "faults.hpp"
 #include "fieldagent/platform/result.hpp"
+#include "simulator.hpp"
 
 namespace fieldagent::sim {
 
 struct SimOptions {
   std::string bind = "127.0.0.1";
   int port = 0;
-  std::string dataDir;  // empty: a fresh temp folder, removed at exit
-  std::string pathPrefix = "/integrations/int_local";
-  std::int64_t workOrders = 50;  // --seed N: N work orders, generated from seed value N
-  int technicians = 5;
-  int tokenTtlSeconds = 3600;
-  int uploadUrlTtlSeconds = 900;
-  int maxChunkBytes = 4 << 20;
-  FaultPlan faults;
-  std::uint64_t faultSeed = 1;
+  bool temporaryData = true;                 // no --data: a fresh temp folder, removed at exit
+  SimConfig sim;                             // --seed N: sim.workOrders = N, generated from seed value N
   std::optional<std::string> freezeClockAt;  // ISO 8601 or "now"
   int clockShiftSeconds = 0;
   bool verbose = false;

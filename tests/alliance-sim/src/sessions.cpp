@@ -18,18 +18,13 @@ std::string randomDigits(int n) {
   return out;
 }
 
+// The stored form: what the start line shows plus the contact details the challenges use.
 json userJson(const SimUser& u) {
-  return {{"username", u.username},
-          {"password", u.password},
-          {"tenant", u.tenant},
-          {"name", u.name},
-          {"userId", u.userId},
-          {"entitlements", u.entitlements},
-          {"technicianId", u.technicianId ? json(*u.technicianId) : json(nullptr)},
-          {"mfa", u.mfa},
-          {"totpSecret", u.totpSecret},
-          {"phone", u.phone},
-          {"email", u.email}};
+  json stored = describeUser(u);
+  stored["totpSecret"] = u.totpSecret;
+  stored["phone"] = u.phone;
+  stored["email"] = u.email;
+  return stored;
 }
 
 std::string maskedEmail(const std::string& email) {
@@ -38,6 +33,18 @@ std::string maskedEmail(const std::string& email) {
   return email.substr(0, 1) + "***" + email.substr(at);
 }
 }  // namespace
+
+json describeUser(const SimUser& u) {
+  return {{"username", u.username},
+          {"password", u.password},
+          {"tenant", u.tenant},
+          {"name", u.name},
+          {"userId", u.userId},
+          {"entitlements", u.entitlements},
+          {"technicianId", u.technicianId ? json(*u.technicianId) : json(nullptr)},
+          {"mfa", u.mfa},
+          {"totpSecret", u.totpSecret.empty() ? json(nullptr) : json(u.totpSecret)}};
+}
 
 void Simulator::createUsers(const std::vector<std::string>& technicianIds) {
   auto techName = [&](std::size_t index) {

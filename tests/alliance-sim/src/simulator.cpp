@@ -292,17 +292,7 @@ std::size_t Simulator::maxBodyBytes() const {
 
 json Simulator::startLine() const {
   json users = json::array();
-  for (const SimUser& u : users_) {
-    users.push_back({{"username", u.username},
-                     {"password", u.password},
-                     {"tenant", u.tenant},
-                     {"name", u.name},
-                     {"userId", u.userId},
-                     {"entitlements", u.entitlements},
-                     {"technicianId", u.technicianId ? json(*u.technicianId) : json(nullptr)},
-                     {"mfa", u.mfa},
-                     {"totpSecret", u.totpSecret.empty() ? json(nullptr) : json(u.totpSecret)}});
-  }
+  for (const SimUser& u : users_) users.push_back(describeUser(u));
   return {{"baseUrl", baseUrl()},      {"adminUrl", baseUrl() + "/_admin"},   {"integrationToken", integrationToken_},
           {"adminToken", adminToken_}, {"dataDir", config_.dataDir.string()}, {"users", users}};
 }

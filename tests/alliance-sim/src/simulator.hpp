@@ -73,6 +73,9 @@ struct SimUser {
   bool entitled(const std::string& entitlement) const;
 };
 
+// A demo user as the start line shows it (no contact details).
+json describeUser(const SimUser& u);
+
 struct SimConfig {
   std::filesystem::path dataDir;
   std::string pathPrefix = "/integrations/int_local";

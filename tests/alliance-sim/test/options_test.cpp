@@ -11,8 +11,9 @@ TEST_CASE("defaults and flags", "[options]") {
   REQUIRE(defaults.ok());
   CHECK(defaults->bind == "127.0.0.1");
   CHECK(defaults->port == 0);
-  CHECK(defaults->workOrders == 50);
-  CHECK(defaults->tokenTtlSeconds == 3600);
+  CHECK(defaults->temporaryData);
+  CHECK(defaults->sim.workOrders == 50);
+  CHECK(defaults->sim.tokenTtlSeconds == 3600);
 
   auto o =
       parseOptions({"--port",     "8080", "--seed",         "10000", "--technicians", "12",     "--token-ttl",  "5",
@@ -20,16 +21,17 @@ TEST_CASE("defaults and flags", "[options]") {
                     "--drop",     "0.05", "--freeze-clock", "now",   "--data",        "/tmp/x", "--verbose"});
   REQUIRE(o.ok());
   CHECK(o->port == 8080);
-  CHECK(o->workOrders == 10000);
-  CHECK(o->technicians == 12);
-  CHECK(o->tokenTtlSeconds == 5);
-  CHECK(o->faults.error503Share == Approx(0.25));
-  CHECK(o->faults.throttle429Share == Approx(0.1));
-  CHECK(o->faults.dropShare == Approx(0.05));
-  CHECK(o->faults.retryAfterSeconds == 3);
-  CHECK(o->faults.latencyMs == 40);
+  CHECK(o->sim.workOrders == 10000);
+  CHECK(o->sim.technicians == 12);
+  CHECK(o->sim.tokenTtlSeconds == 5);
+  CHECK(o->sim.faults.error503Share == Approx(0.25));
+  CHECK(o->sim.faults.throttle429Share == Approx(0.1));
+  CHECK(o->sim.faults.dropShare == Approx(0.05));
+  CHECK(o->sim.faults.retryAfterSeconds == 3);
+  CHECK(o->sim.faults.latencyMs == 40);
   CHECK(o->freezeClockAt == std::optional<std::string>("now"));
-  CHECK(o->dataDir == "/tmp/x");
+  CHECK(o->sim.dataDir == "/tmp/x");
+  CHECK_FALSE(o->temporaryData);
   CHECK(o->verbose);
   CHECK(parseOptions({"--help"})->help);
 }
@@ -44,6 +46,7 @@ TEST_CASE("bad values are usage errors naming the flag", "[options]") {
                                              {"--drop", "x"},
                                              {"--prefix", "no-slash"},
                                              {"--fail-503", "0.6", "--fail-500", "0.6"},
+                                             {"--data", ""},
                                              {"--what"}}) {
     auto r = parseOptions(args);
     INFO(args.front());
