@@ -86,7 +86,20 @@ HttpResponse httpCall(const std::string& method, const std::string& url, const s
 SimProcess::SimProcess(const std::vector<std::string>& args) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  std::vector<std::string> argvStrings = {ALLIANCE_SIM_BINARY, "--port", "0"};
+  std::vector<std::string> argvStrings;
+#ifdef ALLIANCE_SIM_EMULATOR
+  {
+    const std::string emulator = ALLIANCE_SIM_EMULATOR;  // '|'-separated command
+    std::size_t start = 0;
+    while (start <= emulator.size()) {
+      std::size_t end = emulator.find('|', start);
+      if (end == std::string::npos) end = emulator.size();
+      if (end > start) argvStrings.push_back(emulator.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+#endif
+  argvStrings.insert(argvStrings.end(), {ALLIANCE_SIM_BINARY, "--port", "0"});
   argvStrings.insert(argvStrings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   argv.reserve(argvStrings.size() + 1);
@@ -97,7 +110,7 @@ SimProcess::SimProcess(const std::vector<std::string>& args) {
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, fds[0]);
   posix_spawn_file_actions_addclose(&actions, fds[1]);
-  const int rc = posix_spawn(&pid_, ALLIANCE_SIM_BINARY, &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(fds[1]);
   if (rc != 0) {
