@@ -171,10 +171,20 @@ HttpReply Simulator::completeAttachment(Request& req) {
                     "the server holds " + std::to_string(a.offset) + " of " + std::to_string(a.sizeBytes) + " bytes",
                     json{{"offset", a.offset}}};
   }
-  auto bytes = platform::fs::readFile(uploadFile(a.attachmentId), static_cast<std::uint64_t>(kMaxUploadBytes));
-  if (!bytes) throw HttpError{500, "internal", "cannot read the upload: " + bytes.error().message};
-  const std::string actual =
-      platform::hexEncode(platform::sha256(bytes->substr(0, static_cast<std::size_t>(a.sizeBytes))));
+  // Hashed in pieces: an upload may be far larger than a request.
+  platform::Sha256 hash;
+  {
+    std::ifstream file(uploadFile(a.attachmentId), std::ios::binary);
+    if (!file) throw HttpError{500, "internal", "cannot read the upload file"};
+    std::string buffer(1 << 16, '\0');
+    std::int64_t left = a.sizeBytes;
+    while (left > 0 && file) {
+      file.read(buffer.data(), static_cast<std::streamsize>(std::min<std::int64_t>(left, 1 << 16)));
+      hash.update(std::string_view(buffer.data(), static_cast<std::size_t>(file.gcount())));
+      left -= file.gcount();
+    }
+  }
+  const std::string actual = platform::hexEncode(hash.finish());
   if (actual != a.sha256) {
     auto cleared = platform::fs::atomicWrite(uploadFile(a.attachmentId), "", 0600);
     if (!cleared) throw HttpError{500, "internal", "cannot reset the upload: " + cleared.error().message};
