@@ -153,8 +153,7 @@ Result<Captured> Capture::moveStatus(const std::string& workOrderId, const json&
   return Captured{result->writeId, result->operations, {}, body};
 }
 
-Result<Captured> Capture::recordConsumption(const std::string& workOrderId, const json& request) {
-  if (auto e = session_.requireEntitlement("workOrders"); !e) return e.error();
+Result<Capture::NormalizedConsumption> Capture::normalizeConsumption(const json& request) {
   if (auto r = onlyKeys(request, {"parts", "labor", "customerSignature"}, "consumption"); !r) return r.error();
   const std::string me = session_.status().user.technicianId;
   const std::string van = vanWarehouse();
@@ -222,25 +221,39 @@ Result<Captured> Capture::recordConsumption(const std::string& workOrderId, cons
   }
   if (lines == 0) return invalid("a consumption needs at least one parts or labor line");
 
-  std::vector<std::int64_t> dependsOn;
   if (body.contains("customerSignature") && !body["customerSignature"].is_null()) {
     const json& sig = body["customerSignature"];
     if (auto r = onlyKeys(sig, {"name", "signedAt", "signatureToken"}, "customerSignature"); !r) return r.error();
     if (auto n = requiredString(sig, "name", "customerSignature."); !n) return n.error();
-    if (auto t = optionalTime(sig, "signedAt", "customerSignature.", ""); !t) return t.error();
-    auto token = requiredString(sig, "signatureToken", "customerSignature.");
-    if (!token) return token.error();
+    auto signedAt = optionalTime(sig, "signedAt", "customerSignature.", "");
+    if (!signedAt) return signedAt.error();
+    if (signedAt->empty()) return invalid("customerSignature.signedAt is required");
+    if (auto token = requiredString(sig, "signatureToken", "customerSignature."); !token) return token.error();
+  }
+  return NormalizedConsumption{std::move(body), std::move(stock)};
+}
+
+Result<Captured> Capture::recordConsumption(const std::string& workOrderId, const json& request) {
+  if (auto e = session_.requireEntitlement("workOrders"); !e) return e.error();
+  auto normalized = normalizeConsumption(request);
+  if (!normalized) return normalized.error();
+  json& body = normalized->body;
+  const std::vector<storage::StockAdjustment>& stock = normalized->stock;
+
+  std::vector<std::int64_t> dependsOn;
+  if (body.contains("customerSignature") && body["customerSignature"].is_object()) {
+    const std::string token = body["customerSignature"]["signatureToken"];
     // A local handle names a signature captured here: the consumption waits for its upload.
-    if (auto att = store_.attachment(*token); att) {
+    if (auto att = store_.attachment(token); att) {
       if (att->workOrderId != workOrderId) {
         return invalid("customerSignature.signatureToken names an attachment of another work order");
       }
       auto ops = store_.listOperations({std::nullopt, workOrderId, 0, 1000});
       if (!ops) return ops.error();
       for (const auto& o : *ops) {
-        if (o.kind == op::kAttachmentUpload && str(o.payload, "attachmentId") == *token) dependsOn.push_back(o.id);
+        if (o.kind == op::kAttachmentUpload && str(o.payload, "attachmentId") == token) dependsOn.push_back(o.id);
       }
-      if (dependsOn.empty()) return invalid("the signature '" + *token + "' has no upload recorded");
+      if (dependsOn.empty()) return invalid("the signature '" + token + "' has no upload recorded");
     }
   }
 
@@ -382,6 +395,24 @@ Result<Captured> Capture::recordAttachment(const storage::FinishedAttachment& at
   auto result = store_.applyLocalWrite(write);
   if (!result) return result.error();
   return Captured{result->writeId, result->operations, {}, {{"attachmentId", attachment.id}}};
+}
+
+Result<void> Capture::editParked(std::int64_t operationId, const json& request) {
+  auto operation = store_.operation(operationId);
+  if (!operation) return operation.error();
+  json payload = operation->payload;
+  if (operation->kind == op::kConsumption) {
+    // An edited consumption is checked and completed like a new one (technician, van).
+    auto normalized = normalizeConsumption(request);
+    if (!normalized) return normalized.error();
+    payload["request"] = normalized->body;
+  } else if (operation->kind == op::kStatus || operation->kind == op::kAssignment) {
+    if (!request.is_object()) return invalid("the edited request must be a JSON object");
+    payload["request"] = request;
+  } else {
+    return invalid("operations of kind '" + operation->kind + "' cannot be edited; retry or discard them");
+  }
+  return store_.editParked(operationId, payload);
 }
 
 Result<json> Capture::invoice(const std::string& workOrderId) {

@@ -75,6 +75,18 @@ Result<storage::WorkOrder> Pusher::refresh(const std::string& workOrderId, json*
   return store_.workOrder(workOrderId);
 }
 
+bool Pusher::keptDespite(const std::string& workOrderId, const json& current) {
+  auto decided = store_.listConflicts(false);
+  if (!decided) return false;
+  for (const auto& c : *decided) {
+    if (c.workOrderId == workOrderId && c.field == "assignment" && !c.open && c.resolution == "keep_mine" &&
+        c.theirs.value("assignedTechnicianIds", json()) == current.value("assignedTechnicianIds", json())) {
+      return true;
+    }
+  }
+  return false;
+}
+
 SendResult Pusher::sendStatus(const storage::OutboxOp& o) {
   json body = o.payload.value("request", json::object());
   const std::string yours = str(body, "status");
@@ -119,6 +131,11 @@ SendResult Pusher::sendStatus(const storage::OutboxOp& o) {
     json fresh;
     if (auto r = refresh(o.workOrderId, &fresh, &freshEtag); r) current = fresh;
     const std::string theirs = str(current, "status");
+    // Taken away from this technician: a person decides, even where the move would be legal,
+    // unless a person already decided to keep this work on this very assignment.
+    if (current.is_object() && !me.empty() && !assignedTo(current, me) && !keptDespite(o.workOrderId, current)) {
+      return {a, conflictWith(current, "assignment", "the work order was reassigned upstream: " + a.message)};
+    }
     if (current.is_object() && statusMoveAllowed(theirs, yours) && reapply < options_.maxReapplies &&
         !(a.status == 409 && theirs == str(o.payload, "from"))) {
       // The version moved but the move is still legal from where the server is: re-apply on
@@ -128,9 +145,6 @@ SendResult Pusher::sendStatus(const storage::OutboxOp& o) {
       key = o.idempotencyKey + ":r" + std::to_string(reapply + 1);
       log().information("re-applying status %s on work order %s at version %s", yours, o.workOrderId, freshEtag);
       continue;
-    }
-    if (current.is_object() && !me.empty() && !assignedTo(current, me)) {
-      return {a, conflictWith(current, "assignment", "the work order was reassigned upstream: " + a.message)};
     }
     return {a, conflictWith(current, "status", a.message)};
   }
@@ -198,8 +212,10 @@ void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex&
     case Outcome::ok: {
       (void)store_.markDone(o.id, a.value.value_or(json()));
       bump(&PushReport::done);
-      // A status answer is the updated work order with its new version: the cache takes it.
-      if (a.value && a.value->contains("workOrderId") && a.value->contains("status")) {
+      // Status moves (and the notes riding on them) answer with the updated work order and its
+      // new version: the cache takes it.
+      const bool answersWorkOrder = o.kind == op::kStatus || o.kind == op::kNote || o.kind == op::kChecklistAnswer;
+      if (answersWorkOrder && a.value && a.value->contains("workOrderId")) {
         (void)store_.upsertWorkOrder({*a.value, a.etag});
       }
       break;

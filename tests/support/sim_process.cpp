@@ -99,7 +99,7 @@ SimProcess::SimProcess(const std::vector<std::string>& args) {
     }
   }
 #endif
-  argvStrings.insert(argvStrings.end(), {ALLIANCE_SIM_BINARY, "--port", "0"});
+  argvStrings.insert(argvStrings.end(), {ALLIANCE_SIM_BINARY, "--port", "0", "--die-with-parent"});
   argvStrings.insert(argvStrings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   argv.reserve(argvStrings.size() + 1);

@@ -1,5 +1,6 @@
 // alliance-sim: the reference upstream. Prints one JSON line with its base URL and credentials,
 // serves until SIGTERM or SIGINT, then stops cleanly.
+#include <sys/prctl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -25,6 +26,12 @@ int main(int argc, char** argv) {
   if (options->help) {
     std::cout << sim::usageText();
     return 0;
+  }
+
+  if (options->dieWithParent) {
+    // A test that crashes must not leave its simulator behind holding ctest's output pipe.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() == 1) return 0;  // the parent is already gone
   }
 
   // Every thread started from here on inherits the mask, so only sigwait() below sees them.

@@ -59,6 +59,7 @@ Usage: alliance-sim [options]
   --freeze-clock ISO    freeze the server clock at ISO 8601 time, or "now"
   --clock-shift SECONDS shift the server clock (negative: back)
   --verbose             log every request to stderr
+  --die-with-parent     exit when the process that started it dies (tests: no orphans)
   --help                this text
 
 At start it prints one JSON line to stdout: baseUrl, adminUrl, integrationToken, adminToken,
@@ -72,6 +73,10 @@ Result<SimOptions> parseOptions(const std::vector<std::string>& args) {
     const std::string& flag = args[i];
     if (flag == "--help" || flag == "-h") {
       o.help = true;
+      continue;
+    }
+    if (flag == "--die-with-parent") {
+      o.dieWithParent = true;
       continue;
     }
     if (flag == "--verbose") {

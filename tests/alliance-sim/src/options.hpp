@@ -18,6 +18,7 @@ struct SimOptions {
   std::optional<std::string> freezeClockAt;  // ISO 8601 or "now"
   int clockShiftSeconds = 0;
   bool verbose = false;
+  bool dieWithParent = false;
   bool help = false;
 };
 

@@ -211,7 +211,9 @@ HttpReply Simulator::postStatus(Request& req) {
   if (!technicianMayMove(current, target)) {
     invalidTransition(wo, "a technician cannot move a work order from " + current + " to " + target);
   }
-  if (current == target) return workOrderReply(200, wo);
+  // A move to the current status changes nothing, except that its note is recorded: that is how
+  // a technician adds a note (the contract has no notes call).
+  if (current == target && (!note || note->empty())) return workOrderReply(200, wo);
 
   const std::string stamp = changeStamp();
   wo.doc["status"] = target;
@@ -221,7 +223,7 @@ HttpReply Simulator::postStatus(Request& req) {
   }
   ++wo.version;
   saveWorkOrder(wo.doc, wo.version);
-  if (target == "completed") {
+  if (target == "completed" && current != target) {
     db_->write("UPDATE work_orders SET completed_at = ?, resolution = ? WHERE work_order_id = ?",
                occurredAt.value_or(stamp), note.value_or("Completed"), wo.doc["workOrderId"].get<std::string>());
   }

@@ -32,7 +32,8 @@ class [[nodiscard]] Result {
     assert(ok());
     return std::get<T>(v_);
   }
-  T&& value() && {
+  // By value: `for (auto& x : f().value())` must not iterate a destroyed temporary.
+  T value() && {
     assert(ok());
     return std::get<T>(std::move(v_));
   }

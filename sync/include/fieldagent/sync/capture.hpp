@@ -53,10 +53,20 @@ class Capture {
   // Records a finished attachment with its upload operation.
   Result<Captured> recordAttachment(const storage::FinishedAttachment& attachment);
 
+  // Replaces a parked (rejected) operation's request after checking it as a new one would be,
+  // and sends it again. Errors: "invalid", "not_found", and the store's ("wrong_state").
+  Result<void> editParked(std::int64_t operationId, const json& request);
+
   // The invoice-ready summary of the consumptions captured for a work order (sent or not).
   Result<json> invoice(const std::string& workOrderId);
 
  private:
+  struct NormalizedConsumption {
+    json body;
+    std::vector<storage::StockAdjustment> stock;
+  };
+  // Checks a consumption request and fills in what the agent knows (technician, van).
+  Result<NormalizedConsumption> normalizeConsumption(const json& request);
   Result<storage::WorkOrder> cached(const std::string& workOrderId);
   std::string baseVersionOf(const storage::WorkOrder& wo) const;
   std::string vanWarehouse() const;

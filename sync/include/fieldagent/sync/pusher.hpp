@@ -63,6 +63,9 @@ class Pusher {
  private:
   void process(const storage::OutboxOp& operation, PushReport& report, std::mutex& reportMutex);
   SendResult sendStatus(const storage::OutboxOp& operation);
+  // A person already chose "keep mine" on an assignment conflict of this work order, against
+  // the assignment upstream still has.
+  bool keptDespite(const std::string& workOrderId, const json& current);
   SendResult sendNote(const storage::OutboxOp& operation, const json& body);
   SendResult sendConsumption(const storage::OutboxOp& operation);
   Result<storage::WorkOrder> refresh(const std::string& workOrderId, json* freshDoc, std::string* etag);
