@@ -1,0 +1,120 @@
+#pragma once
+// Photos, signatures and documents between the device and upstream (docs/uploads.md):
+// - capture: an app's bytes streamed into the store (encrypted, hashed on the way, never whole
+//   in memory) and recorded with their attachment_upload outbox operation;
+// - upload: the pusher's handler for attachment_upload: slot request, tus in checksummed chunks
+//   resumed from the server's offset after any interruption, fresh signed URLs, complete;
+// - downloads verified against their SHA-256 before anyone uses them;
+// - retention: the local copy of a confirmed upload removed once its time is up.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "fieldagent/platform/clock.hpp"
+#include "fieldagent/platform/connectivity.hpp"
+#include "fieldagent/storage/store.hpp"
+#include "fieldagent/sync/capture.hpp"
+#include "fieldagent/sync/pusher.hpp"
+#include "fieldagent/sync/upstream_client.hpp"
+
+namespace fieldagent::sync {
+
+struct CaptureLimits {
+  std::uint64_t maxBytes = 64ull << 20;  // one photo, signature or document
+  std::size_t readBytes = 64u << 10;     // what is asked of readMore at a time
+};
+
+// Streams an attachment from `readMore` (returns the bytes it put in the buffer, 0 at the end,
+// or an error) into the store and records it with its upload operation. The detail of the
+// answer carries "attachmentId": the handle an app uses as signatureToken until the upload is
+// done. Errors: "too_large" (names the limit; nothing is kept), "invalid", the reader's own,
+// and the store's ("quota_exceeded", "no_space", "io").
+Result<Captured> captureAttachment(storage::Store& store, Capture& capture, const storage::AttachmentSpec& spec,
+                                   const std::function<Result<std::size_t>(char*, std::size_t)>& readMore,
+                                   const CaptureLimits& limits = {});
+
+struct UploadSettings {
+  // Largest PATCH body; the slot's maxChunkBytes lowers it further. A cut costs at most one
+  // chunk (a checksummed chunk cut short is dropped whole by the server), so this bounds the
+  // bytes a flaky link wastes.
+  std::size_t chunkBytes = 1u << 20;
+  bool sendChecksum = true;  // Upload-Checksum: sha256 on every PATCH
+  // Bandwidth policy: uploads larger than largeUploadBytes wait while the link is metered or
+  // down; JSON operations keep flowing.
+  bool holdLargeUploadsWhenMetered = false;
+  std::uint64_t largeUploadBytes = 2u << 20;
+  // A signed URL this close to its expiry is renewed before use.
+  std::chrono::seconds urlRenewMargin{30};
+  // How long the local copy of a confirmed upload stays on the device.
+  std::chrono::seconds retention{std::chrono::hours{24 * 7}};
+  // Chunks in a row answered 460 before the send is given back to the pusher's back-off.
+  int chunkChecksumRetries = 2;
+};
+
+// What one tus pass came to: the server's offset, or the answer that stopped it.
+struct TusProgress {
+  std::uint64_t offset = 0;
+  Answer<long long> stoppedBy;  // ok when every byte is on the server
+};
+
+// Sends `reader`'s bytes to an existing tus 1.0.0 resource at `url` from the server's offset
+// (HEAD) to the end, in chunks of at most `chunkBytes`; `onProgress` hears every new offset.
+// Works with any tus core server (no creation step: the resource exists).
+TusProgress tusSend(UpstreamClient& client, const storage::AttachmentReader& reader, const std::string& url,
+                    std::size_t chunkBytes, bool sendChecksum, int chunkChecksumRetries,
+                    const std::function<void(std::uint64_t)>& onProgress);
+
+struct VerifiedDownload {
+  std::string bytes;
+  std::string sha256;  // hex, as listed and as computed
+};
+
+class Uploader {
+ public:
+  // `connectivity` may be null (no bandwidth policy: everything is sent).
+  Uploader(UpstreamClient& client, storage::Store& store, platform::Clock& clock,
+           const platform::Connectivity* connectivity, UploadSettings settings = {});
+
+  // Registers send() as the pusher's attachment_upload handler.
+  void attachTo(Pusher& pusher);
+
+  // Uploads the attachment an attachment_upload operation names, as far as it can get now.
+  // ok: the server confirmed it (value: attachmentId, uploadToken, sha256, sizeBytes). retry:
+  // transport, 5xx, link held by the bandwidth policy ("waiting"); progress is kept. rejected:
+  // the attachment is gone or broken locally, or its checksum failed twice (state "failed").
+  SendResult send(const storage::OutboxOp& operation);
+
+  // Removes the local copy of every confirmed upload whose retention is over at `now`; never
+  // an unconfirmed one. Returns how many were removed.
+  Result<int> sweepRetention(platform::WallTime now);
+
+  // Fetches an attachment as upstream lists it ({"downloadUrl","sha256","sizeBytes",...}) and
+  // hands the bytes over only when their SHA-256 matches. Errors: "checksum_mismatch",
+  // "size_mismatch", "invalid" (no downloadUrl/sha256), "download_failed" (the upstream answer).
+  Result<VerifiedDownload> download(const nlohmann::json& listed);
+
+ private:
+  struct Slot {
+    std::size_t maxChunkBytes = 0;
+  };
+  Answer<json> renewUrl(const storage::AttachmentRecord& attachment);
+  bool heldByPolicy(const storage::AttachmentRecord& attachment) const;
+  std::size_t chunkFor(const std::string& attachmentId) const;
+  void rememberSlot(const std::string& attachmentId, const json& upload);
+
+  UpstreamClient& client_;
+  storage::Store& store_;
+  platform::Clock& clock_;
+  const platform::Connectivity* connectivity_;
+  UploadSettings settings_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Slot> slots_;  // by local id; learned from the slot or a renewed URL
+};
+
+}  // namespace fieldagent::sync

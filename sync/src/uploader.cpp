@@ -1,0 +1,427 @@
+#include "fieldagent/sync/uploader.hpp"
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "fieldagent/platform/crypto.hpp"
+#include "fieldagent/platform/encoding.hpp"
+
+namespace fieldagent::sync {
+namespace {
+
+Poco::Logger& log() { return Poco::Logger::get("fieldagent.uploader"); }
+
+// Rounds of (tus pass, complete) in one send: a renewed URL, a resume after upload_incomplete
+// and one restart after checksum_mismatch each take one; more means something is wrong
+// upstream, and the pusher's back-off is the better place to wait.
+constexpr int kRoundsPerSend = 8;
+// 409 on a PATCH means our offset was stale; asking HEAD again fixes it unless the server
+// keeps changing its mind.
+constexpr int kOffsetRetries = 3;
+constexpr const char* kChecksumRestarted = "checksum_mismatch";
+
+template <class T>
+Answer<T> made(Outcome outcome, const std::string& code, const std::string& message) {
+  Answer<T> a;
+  a.outcome = outcome;
+  a.errorCode = code;
+  a.message = message;
+  return a;
+}
+
+Answer<json> asJson(const Answer<long long>& a) {
+  Answer<json> out;
+  out.outcome = a.outcome;
+  out.status = a.status;
+  if (a.value) out.value = json(*a.value);
+  out.errorCode = a.errorCode;
+  out.message = a.message;
+  out.details = a.details;
+  out.retryAfter = a.retryAfter;
+  return out;
+}
+
+// The signed URL is no longer good: the contract says 403 upload_url_expired or 410. A HEAD
+// carries no body, so a bare 403 on the upload URL is read the same way (a renewed URL is
+// cheap, and a second 403 ends the send through the round limit).
+bool urlExpired(int status, const std::string& errorCode) {
+  return status == 410 || (status == 403 && (errorCode.empty() || errorCode == "upload_url_expired"));
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+}  // namespace
+
+Result<Captured> captureAttachment(storage::Store& store, Capture& capture, const storage::AttachmentSpec& spec,
+                                   const std::function<Result<std::size_t>(char*, std::size_t)>& readMore,
+                                   const CaptureLimits& limits) {
+  const std::string limitText = std::to_string(limits.maxBytes) + " bytes";
+  if (spec.expectedBytes && *spec.expectedBytes > limits.maxBytes) {
+    return Error{"too_large", "the attachment is " + std::to_string(*spec.expectedBytes) +
+                                  " bytes; the limit is " + limitText};
+  }
+  if (limits.readBytes == 0) return Error{"invalid", "readBytes must be positive"};
+  auto begun = store.beginAttachment(spec);
+  if (!begun) return begun.error();
+  storage::AttachmentWriter writer = std::move(begun).value();
+  // One buffer reused for the whole stream: the attachment is never whole in memory.
+  std::string buffer(limits.readBytes, '\0');
+  for (;;) {
+    auto got = readMore(buffer.data(), buffer.size());
+    if (!got) return got.error();  // the writer's partial file goes with it
+    if (*got == 0) break;
+    if (*got > buffer.size()) return Error{"invalid", "the reader returned more bytes than it was given room for"};
+    if (writer.bytesWritten() + *got > limits.maxBytes) {
+      return Error{"too_large", "the attachment is larger than the limit of " + limitText};
+    }
+    if (auto appended = writer.append(std::string_view(buffer.data(), *got)); !appended) return appended.error();
+  }
+  if (writer.bytesWritten() == 0) return Error{"invalid", "the attachment is empty"};
+  auto finished = writer.finish();
+  if (!finished) return finished.error();
+  return capture.recordAttachment(*finished);
+}
+
+TusProgress tusSend(UpstreamClient& client, const storage::AttachmentReader& reader, const std::string& url,
+                    std::size_t chunkBytes, bool sendChecksum, int chunkChecksumRetries,
+                    const std::function<void(std::uint64_t)>& onProgress) {
+  TusProgress progress;
+  const std::uint64_t size = reader.size();
+  auto learnOffset = [&]() -> bool {
+    auto head = client.tusOffset(url);
+    if (!head.ok()) {
+      progress.stoppedBy = head;
+      return false;
+    }
+    if (*head.value < 0 || static_cast<std::uint64_t>(*head.value) > size) {
+      progress.stoppedBy = made<long long>(Outcome::rejected, "bad_offset",
+                                           "the upload server reports offset " + std::to_string(*head.value) +
+                                               " for a file of " + std::to_string(size) + " bytes");
+      return false;
+    }
+    progress.offset = static_cast<std::uint64_t>(*head.value);
+    if (onProgress) onProgress(progress.offset);
+    return true;
+  };
+  if (chunkBytes == 0) {
+    progress.stoppedBy = made<long long>(Outcome::rejected, "invalid", "chunk size must be positive");
+    return progress;
+  }
+  if (!learnOffset()) return progress;
+  int checksumFailures = 0;
+  int offsetRetries = 0;
+  while (progress.offset < size) {
+    const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(chunkBytes, size - progress.offset));
+    auto bytes = reader.read(progress.offset, length);
+    if (!bytes) {
+      progress.stoppedBy = made<long long>(Outcome::rejected, bytes.error().code, bytes.error().message);
+      return progress;
+    }
+    auto patched = client.tusPatch(url, static_cast<long long>(progress.offset), *bytes, sendChecksum);
+    if (patched.ok()) {
+      const long long next = *patched.value;
+      if (next <= static_cast<long long>(progress.offset) || static_cast<std::uint64_t>(next) > size) {
+        // Not an answer a tus server gives; HEAD is the truth.
+        if (++offsetRetries > kOffsetRetries || !learnOffset()) {
+          if (progress.stoppedBy.ok() || offsetRetries > kOffsetRetries) {
+            progress.stoppedBy = made<long long>(Outcome::retry, "bad_answer",
+                                                 "the upload server answered offset " + std::to_string(next));
+          }
+          return progress;
+        }
+        continue;
+      }
+      progress.offset = static_cast<std::uint64_t>(next);
+      checksumFailures = 0;
+      offsetRetries = 0;
+      if (onProgress) onProgress(progress.offset);
+      continue;
+    }
+    // 460: the chunk arrived damaged and the server kept none of it; the same bytes again.
+    if (patched.status == 460 && ++checksumFailures <= chunkChecksumRetries) {
+      log().warning("chunk at offset %s failed its checksum upstream; sending it again",
+                    std::to_string(progress.offset));
+      continue;
+    }
+    if (patched.status == 409 && ++offsetRetries <= kOffsetRetries) {
+      if (!learnOffset()) return progress;
+      continue;
+    }
+    progress.stoppedBy = patched;
+    return progress;
+  }
+  progress.stoppedBy = {};
+  progress.stoppedBy.outcome = Outcome::ok;
+  progress.stoppedBy.status = 204;
+  progress.stoppedBy.value = static_cast<long long>(progress.offset);
+  return progress;
+}
+
+Uploader::Uploader(UpstreamClient& client, storage::Store& store, platform::Clock& clock,
+                   const platform::Connectivity* connectivity, UploadSettings settings)
+    : client_(client), store_(store), clock_(clock), connectivity_(connectivity), settings_(settings) {}
+
+void Uploader::attachTo(Pusher& pusher) {
+  pusher.setHandler(op::kAttachmentUpload, [this](const storage::OutboxOp& o) { return send(o); });
+}
+
+bool Uploader::heldByPolicy(const storage::AttachmentRecord& attachment) const {
+  if (!settings_.holdLargeUploadsWhenMetered || connectivity_ == nullptr) return false;
+  if (attachment.sizeBytes <= settings_.largeUploadBytes) return false;
+  const auto link = connectivity_->current();
+  return !link.online || link.metered;
+}
+
+std::size_t Uploader::chunkFor(const std::string& attachmentId) const {
+  std::lock_guard lock(mutex_);
+  auto slot = slots_.find(attachmentId);
+  std::size_t chunk = settings_.chunkBytes;
+  if (slot != slots_.end() && slot->second.maxChunkBytes > 0) chunk = std::min(chunk, slot->second.maxChunkBytes);
+  return chunk;
+}
+
+void Uploader::rememberSlot(const std::string& attachmentId, const json& upload) {
+  Slot slot;
+  if (upload.is_object() && upload.contains("maxChunkBytes") && upload["maxChunkBytes"].is_number_integer() &&
+      upload["maxChunkBytes"].get<long long>() > 0) {
+    slot.maxChunkBytes = static_cast<std::size_t>(upload["maxChunkBytes"].get<long long>());
+  } else {
+    // No limit given: our own cap applies, and the slot counts as known.
+    slot.maxChunkBytes = settings_.chunkBytes;
+  }
+  std::lock_guard lock(mutex_);
+  slots_[attachmentId] = slot;
+}
+
+namespace {
+std::optional<platform::WallTime> expiryOf(const json& upload) {
+  if (!upload.is_object() || !upload.contains("expiresAt") || !upload["expiresAt"].is_string()) return std::nullopt;
+  platform::WallTime t;
+  if (!platform::parseIso8601(upload["expiresAt"].get<std::string>(), t)) return std::nullopt;
+  return t;
+}
+}  // namespace
+
+Answer<json> Uploader::renewUrl(const storage::AttachmentRecord& attachment) {
+  auto a = client_.refreshUploadUrl(attachment.workOrderId, attachment.upstreamId);
+  if (!a.ok()) return a;
+  const json& upload = (*a.value)["upload"];
+  rememberSlot(attachment.id, upload);
+  storage::AttachmentUploadUpdate update;
+  update.uploadUrl = upload["url"].get<std::string>();
+  update.uploadUrlExpiresAt = expiryOf(upload);
+  if (auto stored = store_.updateAttachmentUpload(attachment.id, update); !stored) {
+    return made<json>(Outcome::retry, stored.error().code, stored.error().message);
+  }
+  return a;
+}
+
+SendResult Uploader::send(const storage::OutboxOp& operation) {
+  const std::string id = operation.payload.is_object() ? operation.payload.value("attachmentId", "") : "";
+  auto reject = [](const std::string& code, const std::string& message) {
+    return SendResult{made<json>(Outcome::rejected, code, message), std::nullopt};
+  };
+  auto retry = [](const std::string& code, const std::string& message) {
+    return SendResult{made<json>(Outcome::retry, code, message), std::nullopt};
+  };
+  auto load = [&]() { return store_.attachment(id); };
+  auto found = load();
+  if (!found) return reject("attachment_missing", "attachment '" + id + "' is not on this device");
+  storage::AttachmentRecord att = std::move(found).value();
+  auto confirmedAnswer = [&](const storage::AttachmentRecord& a) {
+    Answer<json> done;
+    done.outcome = Outcome::ok;
+    done.status = 200;
+    done.value = json{{"attachmentId", a.upstreamId},
+                      {"uploadToken", a.uploadToken},
+                      {"sha256", a.sha256},
+                      {"sizeBytes", a.sizeBytes}};
+    return SendResult{done, std::nullopt};
+  };
+  if (att.state == storage::AttachmentState::confirmed) return confirmedAnswer(att);
+  if (!att.bytesOnDevice) return reject("attachment_gone", "the local copy of attachment '" + id + "' is gone");
+  if (heldByPolicy(att)) {
+    return retry("waiting", "upload of " + std::to_string(att.sizeBytes) +
+                                " bytes held while the link is metered or down (holdLargeUploadsWhenMetered)");
+  }
+  auto update = [&](const storage::AttachmentUploadUpdate& u) -> bool {
+    if (!store_.updateAttachmentUpload(id, u)) return false;
+    if (auto again = load(); again) att = std::move(again).value();
+    return true;
+  };
+  if (att.state == storage::AttachmentState::failed) {
+    // A person sent a parked upload again: it gets a fresh start, checksum restart included.
+    storage::AttachmentUploadUpdate u;
+    u.state = storage::AttachmentState::uploading;
+    u.lastError = "";
+    update(u);
+  }
+
+  if (att.upstreamId.empty()) {
+    json body{{"kind", att.kind},         {"fileName", att.fileName},
+              {"contentType", att.contentType}, {"sizeBytes", att.sizeBytes},
+              {"sha256", att.sha256},     {"capturedAt", platform::formatIso8601(att.createdAt)}};
+    // The operation's key: a slot requested again after a lost answer is the same slot.
+    auto slot = client_.createAttachment(att.workOrderId, body, operation.idempotencyKey);
+    if (!slot.ok()) return {slot, std::nullopt};
+    const json& upload = (*slot.value)["upload"];
+    rememberSlot(id, upload);
+    storage::AttachmentUploadUpdate u;
+    u.state = storage::AttachmentState::uploading;
+    u.upstreamId = (*slot.value)["attachmentId"].get<std::string>();
+    u.uploadToken = (*slot.value)["uploadToken"].get<std::string>();
+    u.uploadUrl = upload["url"].get<std::string>();
+    u.uploadUrlExpiresAt = expiryOf(upload);
+    if (!update(u)) return retry("io", "could not store the upload slot of attachment '" + id + "'");
+    // A replayed slot may carry a URL that expired since it was first handed out.
+  }
+  const bool slotKnown = [&] {
+    std::lock_guard lock(mutex_);
+    return slots_.count(id) > 0;
+  }();
+  const bool urlStale = att.uploadUrl.empty() ||
+                        (att.uploadUrlExpiresAt && clock_.now() + settings_.urlRenewMargin >= *att.uploadUrlExpiresAt);
+  if (!slotKnown || urlStale) {
+    // After a restart the chunk limit is only known from the server; a renewed URL brings it.
+    auto renewed = renewUrl(att);
+    if (!renewed.ok()) return {renewed, std::nullopt};
+    if (auto again = load(); again) att = std::move(again).value();
+  }
+
+  auto opened = store_.openAttachment(id);
+  if (!opened) {
+    storage::AttachmentUploadUpdate u;
+    u.state = storage::AttachmentState::failed;
+    u.lastError = opened.error().code + ": " + opened.error().message;
+    update(u);
+    return reject("attachment_unreadable", "attachment '" + id + "' cannot be read: " + opened.error().message);
+  }
+  const storage::AttachmentReader reader = std::move(opened).value();
+
+  for (int round = 0; round < kRoundsPerSend; ++round) {
+    auto progress = tusSend(client_, reader, att.uploadUrl, chunkFor(id), settings_.sendChecksum,
+                            settings_.chunkChecksumRetries, [&](std::uint64_t offset) {
+                              storage::AttachmentUploadUpdate u;
+                              u.uploadOffset = offset;
+                              (void)store_.updateAttachmentUpload(id, u);
+                            });
+    if (!progress.stoppedBy.ok()) {
+      const auto& stop = progress.stoppedBy;
+      if (urlExpired(stop.status, stop.errorCode)) {
+        auto renewed = renewUrl(att);
+        if (!renewed.ok()) return {renewed, std::nullopt};
+        if (auto again = load(); again) att = std::move(again).value();
+        continue;
+      }
+      if (stop.errorCode == "corrupt") {
+        storage::AttachmentUploadUpdate u;
+        u.state = storage::AttachmentState::failed;
+        u.lastError = "corrupt: " + stop.message;
+        update(u);
+        return reject("attachment_corrupt", "the local copy of attachment '" + id + "' is damaged: " + stop.message);
+      }
+      return {asJson(stop), std::nullopt};  // transport, 5xx, ...: the offset is stored
+    }
+    {
+      storage::AttachmentUploadUpdate u;
+      u.state = storage::AttachmentState::uploaded;
+      u.uploadOffset = progress.offset;
+      update(u);
+    }
+    auto completed = client_.completeAttachment(att.workOrderId, att.upstreamId);
+    if (completed.ok()) {
+      const std::string theirs = lower(completed.value->value("sha256", ""));
+      if (!theirs.empty() && theirs != lower(att.sha256)) {
+        return reject("checksum_mismatch", "upstream confirmed attachment '" + att.upstreamId + "' with SHA-256 " +
+                                               theirs + " but the captured file has " + att.sha256);
+      }
+      storage::AttachmentUploadUpdate u;
+      u.state = storage::AttachmentState::confirmed;
+      u.lastError = "";
+      update(u);
+      return confirmedAnswer(att);
+    }
+    if (completed.status == 409 && completed.errorCode == "upload_incomplete") {
+      storage::AttachmentUploadUpdate u;
+      u.state = storage::AttachmentState::uploading;
+      if (completed.details.is_object() && completed.details.contains("offset") &&
+          completed.details["offset"].is_number_unsigned()) {
+        u.uploadOffset = completed.details["offset"].get<std::uint64_t>();
+      }
+      update(u);
+      continue;  // the next pass asks HEAD and sends the rest
+    }
+    if (completed.status == 422 && completed.errorCode == "checksum_mismatch") {
+      if (att.lastError.rfind(kChecksumRestarted, 0) == 0) {
+        const std::string reason = "checksum_mismatch twice: upstream's copy of attachment '" + att.upstreamId +
+                                   "' did not match its SHA-256 after a restart from 0; parked";
+        storage::AttachmentUploadUpdate u;
+        u.state = storage::AttachmentState::failed;
+        u.lastError = reason;
+        update(u);
+        log().error("%s", reason);
+        return reject("checksum_mismatch", reason);
+      }
+      // The server reset the upload to 0; one restart, remembered across restarts of the agent.
+      storage::AttachmentUploadUpdate u;
+      u.state = storage::AttachmentState::uploading;
+      u.uploadOffset = 0;
+      u.lastError = std::string(kChecksumRestarted) + ": upstream's copy did not match; starting over from 0";
+      update(u);
+      log().warning("attachment %s failed its checksum on complete; starting over", id);
+      continue;
+    }
+    return {completed, std::nullopt};
+  }
+  return retry("upload_unsettled", "attachment '" + id + "' needed more than " + std::to_string(kRoundsPerSend) +
+                                       " rounds (URL renewals, resumes) in one send; trying again later");
+}
+
+Result<int> Uploader::sweepRetention(platform::WallTime now) {
+  auto ids = store_.workOrderIds();
+  if (!ids) return ids.error();
+  int removed = 0;
+  for (const auto& workOrderId : *ids) {
+    auto attachments = store_.listAttachments(workOrderId);
+    if (!attachments) return attachments.error();
+    for (const auto& a : *attachments) {
+      if (a.state != storage::AttachmentState::confirmed || !a.bytesOnDevice || !a.confirmedAt) continue;
+      if (*a.confirmedAt + settings_.retention > now) continue;
+      auto purged = store_.purgeAttachmentBytes(a.id);
+      if (!purged) return purged.error();
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+Result<VerifiedDownload> Uploader::download(const json& listed) {
+  if (!listed.is_object() || !listed.contains("downloadUrl") || !listed["downloadUrl"].is_string() ||
+      !listed.contains("sha256") || !listed["sha256"].is_string()) {
+    return Error{"invalid", "the listed attachment has no downloadUrl and sha256 strings"};
+  }
+  const std::string expected = lower(listed["sha256"].get<std::string>());
+  auto fetched = client_.download(listed["downloadUrl"].get<std::string>());
+  if (!fetched.ok()) {
+    return Error{"download_failed", "download answered " + std::to_string(fetched.status) + " " +
+                                        fetched.errorCode + ": " + fetched.message};
+  }
+  std::string bytes = std::move(*fetched.value);
+  if (listed.contains("sizeBytes") && listed["sizeBytes"].is_number_unsigned() &&
+      listed["sizeBytes"].get<std::uint64_t>() != bytes.size()) {
+    return Error{"size_mismatch", "the download has " + std::to_string(bytes.size()) + " bytes; upstream lists " +
+                                      std::to_string(listed["sizeBytes"].get<std::uint64_t>())};
+  }
+  const std::string actual = platform::hexEncode(platform::sha256(bytes));
+  if (actual != expected) {
+    return Error{"checksum_mismatch", "the download's SHA-256 is " + actual + "; upstream lists " + expected};
+  }
+  return VerifiedDownload{std::move(bytes), actual};
+}
+
+}  // namespace fieldagent::sync
