@@ -1,0 +1,135 @@
+#pragma once
+// The composition root: the store, the secrets, the upstream client, the session, puller,
+// pusher, capture and conflict desk, wired from a Config, and the sync loop that keeps them
+// moving: it waits on the clock (never sleeps in a loop) until the next pull, renewal, retry
+// or SLA check is due, or until a local write, POST /agent/sync, or connectivity coming back
+// wakes it.
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "fieldagent/agent/config.hpp"
+#include "fieldagent/agent/events.hpp"
+#include "fieldagent/platform/clock.hpp"
+#include "fieldagent/platform/connectivity.hpp"
+#include "fieldagent/platform/crypto.hpp"
+#include "fieldagent/platform/http_exchange.hpp"
+#include "fieldagent/platform/keystore.hpp"
+#include "fieldagent/storage/secrets.hpp"
+#include "fieldagent/storage/store.hpp"
+#include "fieldagent/sync/capture.hpp"
+#include "fieldagent/sync/conflicts.hpp"
+#include "fieldagent/sync/puller.hpp"
+#include "fieldagent/sync/pusher.hpp"
+#include "fieldagent/sync/session.hpp"
+#include "fieldagent/sync/upstream_client.hpp"
+
+namespace fieldagent::agent {
+
+using nlohmann::json;
+
+// Counters for GET /metrics.
+struct Metrics {
+  std::atomic<std::uint64_t> pulls{0}, pullFailures{0}, drains{0}, opsDone{0}, opsRetried{0}, opsRejected{0},
+      opsConflicts{0}, apiRequests{0}, apiErrors{0}, slaAtRisk{0};
+};
+
+class Agent {
+ public:
+  // Opens everything the config names. Errors carry the failing part ("store: ...", "secrets:
+  // ...", "tls: ..."). `exchange` replaces the HTTP exchange (tests); null builds the real one.
+  static Result<std::unique_ptr<Agent>> open(const Config& config, platform::Clock& clock,
+                                             platform::Connectivity& connectivity, platform::Entropy& entropy,
+                                             std::unique_ptr<platform::HttpExchange> exchange = nullptr);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Starts / stops the sync loop thread. stop() lets the operation being sent finish (the store
+  // puts anything left in flight back to pending at the next open).
+  void start();
+  void stop();
+
+  // Wakes the sync loop: pull and push now.
+  void requestSync();
+  // Wakes the sync loop to push what a local write just queued.
+  void localWriteRecorded();
+
+  // Stores the technician's credentials in the secret store and signs in (in the sync loop).
+  Result<void> storeCredentials(const std::string& username, const std::string& password,
+                                const std::string& totpSecret);
+  Result<void> answerMfa(const std::string& code);
+
+  json status();
+  // One sync round now, on the caller's thread (tests; the loop calls it too).
+  void runRound();
+
+  const Config& config() const { return config_; }
+  storage::Store& store() { return *store_; }
+  sync::SessionManager& session() { return *session_; }
+  sync::Capture& capture() { return *capture_; }
+  sync::ConflictDesk& conflictDesk() { return *desk_; }
+  sync::Pusher& pusher() { return *pusher_; }
+  EventBus& events() { return events_; }
+  Metrics& metrics() { return metrics_; }
+  platform::Clock& clock() { return clock_; }
+  // Serialises local writes whose idempotency must be checked and recorded together.
+  std::mutex& writeMutex() { return writeMutex_; }
+
+ private:
+  Agent(Config config, platform::Clock& clock, platform::Connectivity& connectivity, platform::Entropy& entropy);
+  void loop();
+  platform::MonoTime nextDeadline();
+  platform::MonoTime toMono(platform::WallTime t) const;
+  void ensureSession();
+  void pullIfDue();
+  void push();
+  void announceParked();
+  void checkSla();
+  void onConnectivity(const platform::ConnectivityState& state);
+
+  Config config_;
+  platform::Clock& clock_;
+  platform::Connectivity& connectivity_;
+  platform::Entropy& entropy_;
+  std::unique_ptr<platform::FileKeyStore> keys_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<storage::SecretStore> secrets_;
+  std::unique_ptr<platform::HttpExchange> exchange_;
+  std::unique_ptr<sync::UpstreamClient> client_;
+  std::unique_ptr<sync::SessionManager> session_;
+  std::unique_ptr<sync::Puller> puller_;
+  std::unique_ptr<sync::Pusher> pusher_;
+  std::unique_ptr<sync::Capture> capture_;
+  std::unique_ptr<sync::ConflictDesk> desk_;
+  EventBus events_;
+  Metrics metrics_;
+  std::mutex writeMutex_;
+
+  platform::Wakeup wakeup_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> syncRequested_{true};
+  std::atomic<bool> retryNow_{false};
+  std::atomic<bool> signInWanted_{true};
+  std::shared_ptr<void> connectivitySubscription_;
+
+  std::mutex stateMutex_;  // what status() reports, written by the loop
+  std::optional<platform::MonoTime> nextPull_;
+  std::optional<platform::WallTime> lastPullAt_, lastPushAt_;
+  std::string lastPullOutcome_, lastPushOutcome_;
+  platform::MonoTime nextSlaCheck_{};
+  std::set<std::string> slaAnnounced_;
+  std::set<std::int64_t> conflictsAnnounced_, rejectionsAnnounced_;
+  bool wasOnline_ = true;
+};
+
+}  // namespace fieldagent::agent

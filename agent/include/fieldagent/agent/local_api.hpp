@@ -1,0 +1,43 @@
+#pragma once
+// The local REST API the apps on the device talk to (docs/local-api.yaml): upstream's resource
+// shapes served from the cache, writes recorded offline and answered 202 with their operations,
+// the agent's own status, outbox, conflicts, MFA and Server-Sent Events. Plain HTTP on loopback
+// only, every request with the bearer token.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fieldagent/agent/agent.hpp"
+
+namespace Poco::Net {
+class HTTPServer;
+}
+
+namespace fieldagent::agent {
+
+class AppIdempotency;
+
+class LocalApi {
+ public:
+  // Binds config.localApiBind:config.localApiPort (0: a free port). Errors: "bind".
+  static Result<std::unique_ptr<LocalApi>> start(Agent& agent, std::string token);
+  ~LocalApi();
+  LocalApi(const LocalApi&) = delete;
+  LocalApi& operator=(const LocalApi&) = delete;
+
+  std::uint16_t port() const;
+  // Stops accepting, ends event streams, and waits for requests in progress.
+  void stop();
+
+ private:
+  LocalApi(Agent& agent, std::string token);
+  Agent& agent_;
+  std::string token_;
+  std::unique_ptr<AppIdempotency> idempotency_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+// The API token: config.localApiToken, else the token file, made (0600, random) at first start.
+Result<std::string> apiToken(const Config& config, platform::Entropy& entropy);
+
+}  // namespace fieldagent::agent

@@ -1,0 +1,387 @@
+#include "fieldagent/agent/agent.hpp"
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+
+#include "fieldagent/platform/files.hpp"
+#include "fieldagent/platform/http_transport.hpp"
+#include "fieldagent/sync/totp.hpp"
+
+namespace fieldagent::agent {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+Poco::Logger& log() { return Poco::Logger::get("fieldagent.agent"); }
+
+Error part(const char* what, const Error& e) { return makeError(e.code, std::string(what) + ": " + e.message); }
+
+// How often the SLA clock is looked at when nothing else wakes the loop: a minute is well inside
+// any margin a dispatcher sets and costs one indexed query.
+constexpr auto kSlaCheckEvery = 60s;
+// After a failed pull, try again this soon rather than after the full interval.
+constexpr auto kPullRetry = 30s;
+
+}  // namespace
+
+Agent::Agent(Config config, platform::Clock& clock, platform::Connectivity& connectivity,
+             platform::Entropy& entropy)
+    : config_(std::move(config)), clock_(clock), connectivity_(connectivity), entropy_(entropy) {}
+
+Result<std::unique_ptr<Agent>> Agent::open(const Config& config, platform::Clock& clock,
+                                           platform::Connectivity& connectivity, platform::Entropy& entropy,
+                                           std::unique_ptr<platform::HttpExchange> exchange) {
+  std::unique_ptr<Agent> a(new Agent(config, clock, connectivity, entropy));
+  if (auto made = platform::fs::ensureDir(config.dataDir, 0700); !made) return part("dataDir", made.error());
+  a->keys_ = std::make_unique<platform::FileKeyStore>(config.dataDir / "keys" / "data.key", entropy);
+  storage::StoreOptions options{config.dataDir, config.attachmentQuotaBytes,
+                                config.durability == "normal" ? storage::Durability::normal
+                                                              : storage::Durability::full};
+  auto store = storage::Store::open(options, clock, entropy, *a->keys_);
+  if (!store) return part("store", store.error());
+  a->store_ = std::move(store).value();
+  auto secrets = storage::SecretStore::open(config.dataDir / "secrets.bin", *a->keys_, entropy);
+  if (!secrets) return part("secrets", secrets.error());
+  a->secrets_ = std::move(secrets).value();
+
+  if (!exchange) {
+    auto base = platform::parseBaseUrl(config.upstreamBaseUrl);
+    if (!base) return part("upstream.baseUrl", base.error());
+    platform::TlsOptions tls;
+    if (!config.tlsCaBundle.empty()) tls.caBundleFile = config.tlsCaBundle;
+    for (auto pin : config.tlsPins) {
+      if (pin.rfind("sha256/", 0) == 0) pin = pin.substr(7);
+      tls.pinnedPublicKeys.push_back(pin);
+    }
+    auto transport = std::make_shared<const platform::HttpTransport>(tls);
+    if (base->secure()) {
+      if (auto trust = transport->loadTrust(); !trust) return part("tls", trust.error());
+    }
+    exchange = std::make_unique<platform::PocoHttpExchange>(platform::HttpOptions{},
+                                                            platform::sessionFactory(transport));
+  }
+  a->exchange_ = std::move(exchange);
+  std::string integrationToken = config.upstreamIntegrationToken;
+  if (integrationToken.empty()) {
+    if (auto stored = a->secrets_->get(storage::secret::kIntegrationToken); stored && *stored)
+      integrationToken = **stored;
+  }
+  a->client_ = std::make_unique<sync::UpstreamClient>(sync::UpstreamConfig{config.upstreamBaseUrl, integrationToken},
+                                                      *a->exchange_, clock);
+  a->session_ = std::make_unique<sync::SessionManager>(
+      *a->client_, *a->secrets_, clock,
+      sync::SessionSettings{config.tenant, config.mfaMethod == "none" ? "" : config.mfaMethod});
+  a->client_->setTokenSource(a->session_.get());
+  a->session_->restore();
+  a->puller_ = std::make_unique<sync::Puller>(*a->client_, *a->store_, *a->session_, clock);
+  a->pusher_ = std::make_unique<sync::Pusher>(*a->client_, *a->store_, *a->session_, clock, entropy);
+  // Seam for the uploader (issue 7): it registers the "attachment_upload" sender here with
+  // a->pusher_->setHandler(sync::op::kAttachmentUpload, ...). Until then upload operations wait
+  // in the outbox (retried hourly), never lost.
+  a->capture_ = std::make_unique<sync::Capture>(*a->store_, *a->session_, clock,
+                                                sync::CoverageSettings{config.laborRates, config.currency});
+  a->desk_ = std::make_unique<sync::ConflictDesk>(*a->store_);
+  a->wasOnline_ = connectivity.current().online;
+  return a;
+}
+
+Agent::~Agent() { stop(); }
+
+void Agent::start() {
+  if (thread_.joinable()) return;
+  Agent* self = this;
+  connectivitySubscription_ =
+      connectivity_.subscribe([self](const platform::ConnectivityState& s) { self->onConnectivity(s); });
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Agent::stop() {
+  stopping_ = true;
+  connectivitySubscription_.reset();
+  pusher_->stop();
+  wakeup_.notify();
+  if (thread_.joinable()) thread_.join();
+  events_.close();
+}
+
+void Agent::requestSync() {
+  syncRequested_ = true;
+  wakeup_.notify();
+}
+
+void Agent::localWriteRecorded() { wakeup_.notify(); }
+
+void Agent::onConnectivity(const platform::ConnectivityState& state) {
+  events_.publish("connectivity", {{"online", state.online}, {"metered", state.metered}, {"interface", state.interface}});
+  if (state.online) {
+    retryNow_ = true;
+    wakeup_.notify();
+  }
+}
+
+Result<void> Agent::storeCredentials(const std::string& username, const std::string& password,
+                                     const std::string& totpSecret) {
+  if (!totpSecret.empty()) {
+    if (auto parsed = sync::parseTotpSecret(totpSecret); !parsed)
+      return makeError("invalid", "totpSecret: " + parsed.error().message);
+  }
+  if (auto r = secrets_->put(storage::secret::kUsername, username); !r) return r;
+  if (auto r = secrets_->put(storage::secret::kPassword, password); !r) return r;
+  if (!totpSecret.empty()) {
+    if (auto r = secrets_->put(storage::secret::kTotpSecret, totpSecret); !r) return r;
+  }
+  session_->signOut();
+  signInWanted_ = true;
+  requestSync();
+  return {};
+}
+
+Result<void> Agent::answerMfa(const std::string& code) {
+  auto r = session_->answerChallenge(code);
+  if (r) {
+    events_.publish("session", {{"state", "active"}});
+    requestSync();
+  }
+  return r;
+}
+
+void Agent::loop() {
+  while (!stopping_) {
+    runRound();
+    if (stopping_) break;
+    clock_.waitUntil(nextDeadline(), wakeup_);
+  }
+}
+
+platform::MonoTime Agent::toMono(platform::WallTime t) const {
+  return clock_.monotonic() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(t - clock_.now());
+}
+
+platform::MonoTime Agent::nextDeadline() {
+  const auto now = clock_.monotonic();
+  platform::MonoTime deadline = now + config_.pushInterval;
+  deadline = std::min(deadline, nextSlaCheck_);
+  {
+    std::lock_guard lock(stateMutex_);
+    if (nextPull_) deadline = std::min(deadline, *nextPull_);
+  }
+  if (auto renew = session_->renewalDueAt()) deadline = std::min(deadline, toMono(*renew));
+  storage::OutboxFilter pending;
+  pending.state = storage::OpState::pending;
+  pending.limit = 200;
+  if (auto ops = store_->listOperations(pending)) {
+    for (const auto& o : *ops)
+      if (!o.held) deadline = std::min(deadline, toMono(o.nextAttemptAt));
+  }
+  return std::max(deadline, now);
+}
+
+void Agent::ensureSession() {
+  auto s = session_->status();
+  if (s.state == sync::SessionState::active) {
+    if (auto r = session_->renewIfDue(); !r) log().warning("session renewal failed: %s", r.error().message);
+    return;
+  }
+  if (s.state == sync::SessionState::mfaPending) return;
+  if (s.state == sync::SessionState::failed && !signInWanted_) return;
+  if (!signInWanted_ && s.state == sync::SessionState::signedOut && !syncRequested_) return;
+  auto username = secrets_->get(storage::secret::kUsername);
+  if (!username || !*username) return;  // nobody signed in yet: POST /agent/credentials
+  signInWanted_ = false;
+  auto r = session_->signIn();
+  if (r) {
+    events_.publish("session", {{"state", "active"}, {"user", session_->status().user.id}});
+    log().information("signed in as %s", session_->status().user.id);
+  } else {
+    events_.publish("session", {{"state", sync::toString(session_->status().state)},
+                                {"error", r.error().code},
+                                {"message", r.error().message}});
+    if (r.error().code == "unreachable") signInWanted_ = true;
+    log().warning("sign-in: %s: %s", r.error().code, r.error().message);
+  }
+}
+
+void Agent::pullIfDue() {
+  const auto now = clock_.monotonic();
+  {
+    std::lock_guard lock(stateMutex_);
+    if (!syncRequested_ && nextPull_ && now < *nextPull_) return;
+  }
+  events_.publish("sync", {{"phase", "pull_started"}});
+  auto report = puller_->pull();
+  ++metrics_.pulls;
+  std::lock_guard lock(stateMutex_);
+  lastPullAt_ = clock_.now();
+  if (report) {
+    lastPullOutcome_ = "ok";
+    nextPull_ = now + config_.pullInterval;
+    events_.publish("sync", {{"phase", "pull_done"},
+                             {"prime", report->prime},
+                             {"workOrdersStored", report->workOrdersStored},
+                             {"workOrdersReleased", report->workOrdersReleased},
+                             {"referenceDocuments", report->referenceDocuments}});
+  } else {
+    ++metrics_.pullFailures;
+    lastPullOutcome_ = report.error().code + ": " + report.error().message;
+    nextPull_ = now + std::min<std::chrono::seconds>(config_.pullInterval, kPullRetry);
+    events_.publish("sync", {{"phase", "pull_failed"}, {"error", report.error().code}, {"message", report.error().message}});
+  }
+}
+
+void Agent::push() {
+  if (retryNow_.exchange(false)) {
+    // Connectivity came back: what was backing off goes now, not when its timer says.
+    storage::OutboxFilter pending;
+    pending.state = storage::OpState::pending;
+    pending.limit = 1000;
+    if (auto ops = store_->listOperations(pending)) {
+      const auto now = clock_.now();
+      for (const auto& o : *ops)
+        if (o.nextAttemptAt > now) (void)store_->markRetryLater(o.id, now, o.lastError);
+    }
+  }
+  auto counts = store_->outboxCounts();
+  if (!counts || counts->byState[storage::OpState::pending] == 0) return;
+  events_.publish("sync", {{"phase", "push_started"}, {"pending", counts->byState[storage::OpState::pending]}});
+  auto report = pusher_->drain();
+  ++metrics_.drains;
+  std::lock_guard lock(stateMutex_);
+  lastPushAt_ = clock_.now();
+  if (report) {
+    metrics_.opsDone += static_cast<std::uint64_t>(report->done);
+    metrics_.opsRetried += static_cast<std::uint64_t>(report->retried);
+    metrics_.opsRejected += static_cast<std::uint64_t>(report->rejected);
+    metrics_.opsConflicts += static_cast<std::uint64_t>(report->conflicts);
+    lastPushOutcome_ = "ok";
+    events_.publish("sync", {{"phase", "push_done"},
+                             {"sent", report->sent},
+                             {"done", report->done},
+                             {"retried", report->retried},
+                             {"rejected", report->rejected},
+                             {"conflicts", report->conflicts}});
+  } else {
+    lastPushOutcome_ = report.error().code + ": " + report.error().message;
+    events_.publish("sync", {{"phase", "push_failed"}, {"error", report.error().code}, {"message", report.error().message}});
+  }
+}
+
+void Agent::announceParked() {
+  if (auto conflicts = store_->listConflicts(true)) {
+    for (const auto& c : *conflicts) {
+      if (!conflictsAnnounced_.insert(c.id).second) continue;
+      events_.publish("conflict", {{"conflictId", c.id},
+                                   {"operationId", c.operationId},
+                                   {"workOrderId", c.workOrderId},
+                                   {"field", c.field},
+                                   {"message", c.message}});
+    }
+  }
+  storage::OutboxFilter rejected;
+  rejected.state = storage::OpState::rejected;
+  rejected.limit = 500;
+  if (auto ops = store_->listOperations(rejected)) {
+    for (const auto& o : *ops) {
+      if (!rejectionsAnnounced_.insert(o.id).second) continue;
+      events_.publish("rejected", {{"operationId", o.id},
+                                   {"workOrderId", o.workOrderId},
+                                   {"kind", o.kind},
+                                   {"message", o.lastError}});
+    }
+  }
+}
+
+void Agent::checkSla() {
+  const auto mono = clock_.monotonic();
+  if (mono < nextSlaCheck_) return;
+  nextSlaCheck_ = mono + kSlaCheckEvery;
+  const auto now = clock_.now();
+  storage::WorkOrderQuery q;
+  q.slaDueTo = now + config_.slaRiskMargin;
+  q.sort = storage::WorkOrderSort::slaDueAt;
+  q.pageSize = 200;
+  for (q.page = 1;; ++q.page) {
+    auto page = store_->listWorkOrders(q);
+    if (!page) return;
+    for (const auto& wo : page->items) {
+      const std::string status = wo.doc.value("status", "");
+      if (status == "completed" || status == "cancelled") continue;
+      platform::WallTime due;
+      if (!wo.doc.contains("slaDueAt") || !wo.doc["slaDueAt"].is_string() ||
+          !platform::parseIso8601(wo.doc["slaDueAt"].get<std::string>(), due))
+        continue;
+      const std::string key = wo.workOrderId + "@" + wo.doc["slaDueAt"].get<std::string>();
+      if (!slaAnnounced_.insert(key).second) continue;
+      ++metrics_.slaAtRisk;
+      events_.publish("sla_at_risk",
+                      {{"workOrderId", wo.workOrderId},
+                       {"status", status},
+                       {"slaDueAt", wo.doc["slaDueAt"]},
+                       {"minutesLeft", std::chrono::duration_cast<std::chrono::minutes>(due - now).count()}});
+    }
+    if (static_cast<std::int64_t>(q.page) * q.pageSize >= page->total) break;
+  }
+}
+
+void Agent::runRound() {
+  const auto state = connectivity_.current();
+  if (state.online != wasOnline_) {
+    wasOnline_ = state.online;
+    if (state.online) retryNow_ = true;
+  }
+  // The SLA clock is the device's: it runs offline too.
+  checkSla();
+  if (!state.online) {
+    syncRequested_ = false;
+    return;
+  }
+  ensureSession();
+  if (session_->status().state == sync::SessionState::active) {
+    pullIfDue();
+    push();
+    syncRequested_ = false;
+  }
+  announceParked();
+  std::lock_guard lock(stateMutex_);
+  storage::SyncRun run{clock_.now(), clock_.now(), lastPushOutcome_.empty() ? lastPullOutcome_ : lastPushOutcome_,
+                       "pull: " + lastPullOutcome_ + "; push: " + lastPushOutcome_};
+  if (!lastPullOutcome_.empty()) (void)store_->recordSyncRun(run);
+}
+
+json Agent::status() {
+  auto s = session_->status();
+  json session = {{"state", sync::toString(s.state)},
+                  {"userId", s.user.id},
+                  {"technicianId", s.user.technicianId},
+                  {"entitlements", s.user.entitlements},
+                  {"mfaMethod", s.mfaMethod}};
+  if (s.expiresAt) session["expiresAt"] = platform::formatIso8601(*s.expiresAt);
+  if (!s.deliveredTo.empty()) session["deliveredTo"] = s.deliveredTo;
+  if (!s.lastError.empty()) session["lastError"] = s.lastError;
+  auto c = connectivity_.current();
+  json out = {{"session", session},
+              {"connectivity", {{"online", c.online}, {"metered", c.metered}, {"interface", c.interface}}}};
+  json queue = json::object();
+  if (auto counts = store_->outboxCounts()) {
+    for (const auto& [st, n] : counts->byState) queue[std::string(storage::toString(st))] = n;
+    queue["held"] = counts->held;
+    if (counts->oldestPendingCreatedAt) {
+      queue["oldestPendingAt"] = platform::formatIso8601(*counts->oldestPendingCreatedAt);
+      queue["oldestPendingAgeSeconds"] =
+          std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - *counts->oldestPendingCreatedAt).count();
+    } else {
+      queue["oldestPendingAgeSeconds"] = nullptr;
+    }
+  }
+  out["outbox"] = queue;
+  if (auto open = store_->listConflicts(true)) out["openConflicts"] = open->size();
+  std::lock_guard lock(stateMutex_);
+  out["lastPull"] = {{"at", lastPullAt_ ? json(platform::formatIso8601(*lastPullAt_)) : json(nullptr)},
+                     {"outcome", lastPullOutcome_}};
+  out["lastPush"] = {{"at", lastPushAt_ ? json(platform::formatIso8601(*lastPushAt_)) : json(nullptr)},
+                     {"outcome", lastPushOutcome_}};
+  return out;
+}
+
+}  // namespace fieldagent::agent
