@@ -19,18 +19,27 @@ TEST_CASE("10,000 work orders prime completely and a delta brings exactly the ch
           .json()["total"]
           .get<std::size_t>();
   CHECK(cachedCount == upstreamTotal);
-  CHECK(cachedCount >= 9000);
+  CHECK(cachedCount >= 8000);  // all but the unassigned "open" ones (about 15%)
   CHECK(prime->workOrdersStored == static_cast<int>(cachedCount));
 
-  // Five dispatcher edits, then a delta a minute later.
-  auto ids = f.store->workOrderIds().value();
-  for (std::size_t i = 0; i < 5; ++i) {
-    REQUIRE(f.sim.call("PATCH", "/work-orders/" + ids[i * 1000], token, {{"priority", "low"}}).status == 200);
+  // Five dispatcher edits on work still to do (finished work is not edited), then a delta a
+  // minute later.
+  std::vector<std::string> ids;
+  for (const auto& id : f.store->workOrderIds().value()) {
+    const std::string status = f.store->workOrder(id).value().doc["status"];
+    if ((status == "scheduled" || status == "en_route" || status == "on_site") && ids.size() < 5 &&
+        f.store->workOrder(id).value().doc["priority"] != "low") {
+      ids.push_back(id);
+    }
+  }
+  REQUIRE(ids.size() == 5);
+  for (const auto& id : ids) {
+    REQUIRE(f.sim.call("PATCH", "/work-orders/" + id, token, {{"priority", "low"}}).status == 200);
   }
   f.clock.advance(60s);
   auto delta = puller.pull();
   if (!delta) FAIL(delta.error().message);
   CHECK_FALSE(delta->prime);
   CHECK(delta->workOrdersStored == 5);
-  for (std::size_t i = 0; i < 5; ++i) CHECK(f.store->workOrder(ids[i * 1000]).value().doc["priority"] == "low");
+  for (const auto& id : ids) CHECK(f.store->workOrder(id).value().doc["priority"] == "low");
 }
