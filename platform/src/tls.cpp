@@ -182,9 +182,22 @@ Result<std::shared_ptr<const TlsClientContext>> TlsClientContext::create(const T
     // roots in forms this mbedTLS does not support, and the rest are still good anchors. Some
     // images ship only the hashed folder (/etc/ssl/certs) without the single file.
     std::error_code ec;
-    rc = std::filesystem::is_directory(options.caBundleFile, ec)
-             ? mbedtls_x509_crt_parse_path(&s.trusted, options.caBundleFile.c_str())
-             : mbedtls_x509_crt_parse_file(&s.trusted, options.caBundleFile.c_str());
+    if (std::filesystem::is_directory(options.caBundleFile, ec)) {
+      // The folder is walked here rather than by mbedtls_x509_crt_parse_path, whose readdir()
+      // is not large-file aware: on 32-bit ARM it fails with EOVERFLOW on file systems with
+      // 64-bit inode numbers. Unreadable entries count like unparseable ones.
+      rc = 0;
+      bool any = false;
+      for (std::filesystem::directory_iterator it(options.caBundleFile, ec), end; !ec && it != end; it.increment(ec)) {
+        if (!it->is_regular_file(ec)) continue;
+        any = true;
+        const int one = mbedtls_x509_crt_parse_file(&s.trusted, it->path().c_str());
+        rc += one == 0 ? 0 : (one > 0 ? one : 1);
+      }
+      if (ec || !any) rc = MBEDTLS_ERR_X509_FILE_IO_ERROR;
+    } else {
+      rc = mbedtls_x509_crt_parse_file(&s.trusted, options.caBundleFile.c_str());
+    }
   }
   if (rc < 0) return makeError("tls_config", source + " cannot be used: " + mbedtlsText(rc));
   for (const mbedtls_x509_crt* c = &s.trusted; c != nullptr; c = c->next) {

@@ -180,7 +180,8 @@ json invoiceSummary(const std::string& workOrderId, const std::vector<json>& cla
   json covered = json::array();
   json billable = json::array();
   double partsCovered = 0, partsBillable = 0, hoursCovered = 0, hoursBillable = 0;
-  std::optional<double> laborCovered = 0.0, laborBillable = 0.0;
+  double laborCovered = 0, laborBillable = 0;
+  bool laborPriced = true;  // every labor line had a rate
   for (const auto& c : classifications) {
     for (const auto& line : c.value("lines", json::array())) {
       (line.value("covered", false) && line.value("coveredPercent", 0.0) >= 100.0 ? covered : billable).push_back(line);
@@ -190,15 +191,14 @@ json invoiceSummary(const std::string& workOrderId, const std::vector<json>& cla
     partsBillable += t.value("partsBillableAmount", 0.0);
     hoursCovered += t.value("laborCoveredHours", 0.0);
     hoursBillable += t.value("laborBillableHours", 0.0);
-    if (t.contains("laborCoveredAmount") && t["laborCoveredAmount"].is_number() && laborCovered) {
-      *laborCovered += t["laborCoveredAmount"].get<double>();
-      *laborBillable += t["laborBillableAmount"].get<double>();
+    if (t.contains("laborCoveredAmount") && t["laborCoveredAmount"].is_number()) {
+      laborCovered += t["laborCoveredAmount"].get<double>();
+      laborBillable += t["laborBillableAmount"].get<double>();
     } else if (t.value("laborHours", 0.0) > 0) {
-      laborCovered.reset();
-      laborBillable.reset();
+      laborPriced = false;
     }
   }
-  auto opt = [](const std::optional<double>& v) { return v ? json(cents(*v)) : json(nullptr); };
+  auto amount = [&](double v) { return laborPriced ? json(cents(v)) : json(nullptr); };
   return {{"workOrderId", workOrderId},
           {"currency", settings.currency},
           {"coveredLines", covered},
@@ -208,9 +208,9 @@ json invoiceSummary(const std::string& workOrderId, const std::vector<json>& cla
             {"partsBillableAmount", cents(partsBillable)},
             {"laborCoveredHours", hoursCovered},
             {"laborBillableHours", hoursBillable},
-            {"laborCoveredAmount", opt(laborCovered)},
-            {"laborBillableAmount", opt(laborBillable)},
-            {"billableAmount", laborBillable ? json(cents(partsBillable + *laborBillable)) : json(nullptr)}}}};
+            {"laborCoveredAmount", amount(laborCovered)},
+            {"laborBillableAmount", amount(laborBillable)},
+            {"billableAmount", amount(partsBillable + laborBillable)}}}};
 }
 
 }  // namespace fieldagent::sync

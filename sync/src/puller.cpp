@@ -122,6 +122,11 @@ Result<PullReport> Puller::pull() {
       if (*released != storage::ReleaseOutcome::notCached) ++report.workOrdersReleased;
       continue;
     }
+    // Already cached at this version (the overlap re-reads some): nothing to do.
+    if (auto known = store_.workOrder(id); known && !known->serverUpdatedAt.empty() &&
+                                           known->serverUpdatedAt == stringField(item, "updatedAt")) {
+      continue;
+    }
     storage::ServerWorkOrder copy{item, ""};
     if (options_.fetchDetails) {
       auto detail = client_.getWorkOrder(id);

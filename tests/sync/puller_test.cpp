@@ -118,3 +118,33 @@ TEST_CASE("a user who is no technician has nothing to pull", "[puller]") {
   Puller puller(f.client, *f.store, session, f.clock);
   CHECK(puller.pull().error().code == "no_technician");
 }
+
+TEST_CASE("a session revoked in the middle of a prime is renewed and the prime completes", "[puller]") {
+  SyncFixture f({"--seed", "40", "--technicians", "2"});
+  auto& puller = f.puller();
+  int requests = 0;
+  f.http.before = [&](const platform::HttpRequest&) {
+    if (++requests == 10) REQUIRE(f.sim.admin("POST", "/sessions/revoke", nlohmann::json::object()).status == 200);
+  };
+  const std::string before = f.session->token();
+  f.clock.advance(30s);  // a fresh TOTP period for the sign-in that follows
+  auto report = puller.pull();
+  if (!report) FAIL(report.error().message);
+  CHECK(requests > 10);
+  CHECK(f.session->token() != before);
+  CHECK(cached(*f.store) == assignedUpstream(f, *f.technician().technicianId));
+}
+
+TEST_CASE("a prime cut by dropped connections resumes without loss or duplicates", "[puller]") {
+  SyncFixture f({"--seed", "60", "--technicians", "2"});
+  auto& puller = f.puller();
+  REQUIRE(f.sim.admin("PUT", "/faults", {{"dropShare", 1.0}, {"pathContains", "/work-orders/"}}).status == 200);
+  auto cut = puller.pull();
+  REQUIRE_FALSE(cut.ok());
+  REQUIRE(f.sim.admin("DELETE", "/faults").status == 200);
+  auto resumed = puller.pull();
+  if (!resumed) FAIL(resumed.error().message);
+  const auto expected = assignedUpstream(f, *f.technician().technicianId);
+  CHECK(cached(*f.store) == expected);
+  CHECK(f.store->workOrderIds().value().size() == expected.size());  // no duplicates
+}

@@ -47,9 +47,9 @@ TEST_CASE("a device clock ten minutes fast still produces an accepted TOTP code"
   CHECK(std::chrono::abs(*f.client.serverClockOffset() + 600s) < 5s);
 }
 
-TEST_CASE("an SMS challenge waits for the technician's code", "[session]") {
+TEST_CASE("SMS and email challenges wait for the technician's code", "[session]") {
   SyncFixture f;
-  const auto& tech = f.sim.user("sms");
+  const auto& tech = f.sim.user(GENERATE(std::string("sms"), std::string("email")));
   auto& session = f.as(tech);
   auto first = session.signIn();
   REQUIRE_FALSE(first.ok());

@@ -2,6 +2,7 @@
 // The sync layer wired as the agent wires it, against a real alliance-sim on loopback: a real
 // store and secret file in a temp folder, the real HTTP exchange, a fake clock started at the
 // real time (the simulator keeps real time unless told otherwise).
+#include <functional>
 #include <memory>
 
 #include "fieldagent/platform/clock.hpp"
@@ -17,6 +18,18 @@
 #include "temp_dir.hpp"
 
 namespace fieldagent::testing {
+
+// The real exchange with a hook a test can set to act before a request goes out (revoke the
+// session after the tenth call, count bytes, ...).
+class HookedExchange final : public platform::HttpExchange {
+ public:
+  Result<platform::HttpResponse> exchange(const platform::HttpRequest& request) override {
+    if (before) before(request);
+    return inner.exchange(request);
+  }
+  std::function<void(const platform::HttpRequest&)> before;
+  platform::PocoHttpExchange inner;
+};
 
 struct SyncFixture {
   explicit SyncFixture(const std::vector<std::string>& simArgs = {})
@@ -41,7 +54,7 @@ struct SyncFixture {
 
   // Signs in as the TOTP technician and returns the puller.
   sync::Puller& puller(sync::PullOptions options = {}) {
-    auto& s = as(sim.user("totp", "inventory").technicianId ? sim.user("totp", "inventory") : technician());
+    auto& s = as(technician());
     REQUIRE(s.signIn().ok());
     pull = std::make_unique<sync::Puller>(client, *store, s, clock, options);
     return *pull;
@@ -60,7 +73,7 @@ struct SyncFixture {
   platform::FileKeyStore keys;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<storage::SecretStore> secrets;
-  platform::PocoHttpExchange http;
+  HookedExchange http;
   sync::UpstreamClient client;
   std::unique_ptr<sync::SessionManager> session;
   std::unique_ptr<sync::Puller> pull;

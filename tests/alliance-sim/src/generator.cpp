@@ -433,7 +433,7 @@ std::vector<std::string> generateData(Database& db, const std::filesystem::path&
                                  : roll < 0.65 ? "on_site"
                                  : roll < 0.95 ? "completed"
                                                : "cancelled";
-      const std::int64_t slaHours = std::array<std::int64_t, 4>{8, 24, 48, 72}[rng.below(4)];
+      const std::int64_t slaHours = std::array<std::int64_t, 4>{8, 24, 48, 72}[static_cast<std::size_t>(rng.below(4))];
       const std::int64_t updated = reported + rng.between(0, anchor - reported);
       json window = nullptr;
       json techs = json::array();

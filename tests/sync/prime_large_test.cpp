@@ -1,0 +1,36 @@
+// A prime of 10,000 generated work orders, then a delta after a few server changes.
+#include <catch2/catch.hpp>
+
+#include "sync_fixture.hpp"
+
+using namespace fieldagent;
+using fieldagent::testing::SyncFixture;
+using namespace std::chrono_literals;
+
+TEST_CASE("10,000 work orders prime completely and a delta brings exactly the changed ones", "[puller][slow]") {
+  SyncFixture f({"--seed", "10000", "--technicians", "1"});
+  auto& puller = f.puller();
+  auto prime = puller.pull();
+  if (!prime) FAIL(prime.error().message);
+  const auto cachedCount = f.store->workOrderIds().value().size();
+  const std::string token = f.sim.login(f.sim.user("totp", "dispatch"));
+  const auto upstreamTotal =
+      f.sim.call("GET", "/work-orders?pageSize=1&technicianId=" + *f.technician().technicianId, token)
+          .json()["total"]
+          .get<std::size_t>();
+  CHECK(cachedCount == upstreamTotal);
+  CHECK(cachedCount >= 9000);
+  CHECK(prime->workOrdersStored == static_cast<int>(cachedCount));
+
+  // Five dispatcher edits, then a delta a minute later.
+  auto ids = f.store->workOrderIds().value();
+  for (std::size_t i = 0; i < 5; ++i) {
+    REQUIRE(f.sim.call("PATCH", "/work-orders/" + ids[i * 1000], token, {{"priority", "low"}}).status == 200);
+  }
+  f.clock.advance(60s);
+  auto delta = puller.pull();
+  if (!delta) FAIL(delta.error().message);
+  CHECK_FALSE(delta->prime);
+  CHECK(delta->workOrdersStored == 5);
+  for (std::size_t i = 0; i < 5; ++i) CHECK(f.store->workOrder(ids[i * 1000]).value().doc["priority"] == "low");
+}
