@@ -99,6 +99,7 @@ struct StoredPhoto {
 };
 
 StoredPhoto storePhoto(storage::Store& store, std::size_t size) {
+  REQUIRE(store.upsertWorkOrder({{{"workOrderId", "wo_tus"}, {"status", "on_site"}, {"updatedAt", "2026-01-21T09:30:00Z"}}, ""}).ok());
   std::string bytes(size, '\0');
   for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
   auto writer = store.beginAttachment({"wo_tus", "photo", "p.jpg", "image/jpeg", size});
@@ -110,7 +111,8 @@ StoredPhoto storePhoto(storage::Store& store, std::size_t size) {
   write.workOrderId = "wo_tus";
   write.attachments.push_back(*finished);
   write.operations.push_back({"attachment_upload", {{"attachmentId", finished->id}}, "", {}, {}});
-  REQUIRE(store.applyLocalWrite(write).ok());
+  auto recorded = store.applyLocalWrite(write);
+  if (!recorded) FAIL(recorded.error().code + ": " + recorded.error().message);
   return {finished->id, bytes};
 }
 
@@ -153,10 +155,16 @@ TEST_CASE("@tus/server receives an upload, and a resumed upload after a cut, byt
     auto first = sync::tusSend(client, reader, url, 256u << 10, false, 2, nullptr);
     REQUIRE_FALSE(first.stoppedBy.ok());
     CHECK(first.stoppedBy.errorCode == "transport");
-    auto second = sync::tusSend(client, reader, url, 256u << 10, false, 2, nullptr);
+    std::vector<std::uint64_t> offsets;
+    auto second = sync::tusSend(client, reader, url, 256u << 10, false, 2,
+                                [&](std::uint64_t offset) { offsets.push_back(offset); });
     INFO(second.stoppedBy.status << " " << second.stoppedBy.errorCode << " " << second.stoppedBy.message);
     REQUIRE(second.stoppedBy.ok());
     CHECK(second.offset == photo.plaintext.size());
+    // Resumed where the server stood: the first chunk and the part of the second that arrived.
+    REQUIRE_FALSE(offsets.empty());
+    CHECK(offsets.front() == (256u << 10) + 100'000);
+    CHECK(cutting.patches == 2 + 3);
     const std::string resourceId = url.substr(url.rfind('/') + 1);
     CHECK(fileText(dir / "tus" / resourceId) == photo.plaintext);
   }

@@ -156,7 +156,8 @@ struct UploadRig {
     if (dispatcher.empty()) dispatcher = f.sim.login(f.sim.user("totp", "dispatch"));
     auto r = f.sim.call("GET", "/work-orders/" + workOrderId + "/attachments?pageSize=200", dispatcher);
     REQUIRE(r.status == 200);
-    for (const auto& item : r.json()["items"]) {
+    const nlohmann::json listing = r.json();
+    for (const auto& item : listing["items"]) {
       if (item.value("attachmentId", "") == upstreamId) return item;
     }
     return nullptr;

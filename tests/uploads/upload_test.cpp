@@ -157,11 +157,13 @@ TEST_CASE("without per-chunk checksums complete catches the damage: one restart 
     CHECK(rig.upstreamAttachment(rig.workOrders[0], att.upstreamId)["sha256"] == expected);
   }
 
-  SECTION("damage every time: parked with a clear reason, the consumption naming it held") {
+  SECTION("damage every time: parked with a clear reason") {
     UploadRig rig({}, settings);
     PatternSource source(300'000, 41);
     const std::string id = rig.capturePhoto(std::ref(source), 0, "signature");
-    rig.tap.decide = [](const platform::HttpRequest&, int) { return TapAction{TapAction::flipByte, 0}; };
+    rig.tap.decide = [](const platform::HttpRequest&, int patch) {
+      return patch > 0 ? TapAction{TapAction::flipByte, 0} : TapAction{};
+    };
     rig.drainAll(6);
     auto att = rig.f.store->attachment(id).value();
     CHECK(att.state == storage::AttachmentState::failed);
