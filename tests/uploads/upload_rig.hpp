@@ -87,7 +87,7 @@ class PatternSource {
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint64_t at = produced_ + i;
       if (!marker_.empty() && (at / marker_.size()) % 4 == 0) {
-        buffer[i] = marker_[at % marker_.size()];
+        buffer[i] = marker_[static_cast<std::size_t>(at % marker_.size())];
       } else {
         if (at % 8 == 0) word_ = next();
         buffer[i] = static_cast<char>((word_ >> ((at % 8) * 8)) & 0xff);
