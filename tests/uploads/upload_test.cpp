@@ -174,7 +174,7 @@ TEST_CASE("without per-chunk checksums complete catches the damage: one restart 
   }
 }
 
-TEST_CASE("large uploads wait while the link is metered; JSON operations keep flowing") {
+TEST_CASE("large uploads wait while the link is metered, JSON operations keep flowing") {
   platform::FakeConnectivity link({true, true, "wwan0"});
   UploadSettings settings;
   settings.holdLargeUploadsWhenMetered = true;
@@ -199,7 +199,7 @@ TEST_CASE("large uploads wait while the link is metered; JSON operations keep fl
   CHECK(rig.f.store->attachment(id).value().state == storage::AttachmentState::confirmed);
 }
 
-TEST_CASE("a confirmed upload's local copy stays for the retention, then goes; an unconfirmed one never") {
+TEST_CASE("a confirmed upload's local copy stays for the retention, then goes, an unconfirmed one never") {
   UploadSettings settings;
   settings.retention = 48h;
   UploadRig rig({}, settings);
