@@ -77,9 +77,10 @@ Result<std::unique_ptr<Agent>> Agent::open(const Config& config, platform::Clock
   a->session_->restore();
   a->puller_ = std::make_unique<sync::Puller>(*a->client_, *a->store_, *a->session_, clock);
   a->pusher_ = std::make_unique<sync::Pusher>(*a->client_, *a->store_, *a->session_, clock, entropy);
-  // Seam for the uploader (issue 7): it registers the "attachment_upload" sender here with
-  // a->pusher_->setHandler(sync::op::kAttachmentUpload, ...). Until then upload operations wait
-  // in the outbox (retried hourly), never lost.
+  // Photos and signatures go up through the uploader (tus, checksummed, resumable), which holds
+  // big uploads while the link is metered.
+  a->uploader_ = std::make_unique<sync::Uploader>(*a->client_, *a->store_, clock, &connectivity);
+  a->uploader_->attachTo(*a->pusher_);
   a->capture_ = std::make_unique<sync::Capture>(*a->store_, *a->session_, clock,
                                                 sync::CoverageSettings{config.laborRates, config.currency});
   a->desk_ = std::make_unique<sync::ConflictDesk>(*a->store_);
