@@ -173,8 +173,11 @@ platform::MonoTime Agent::nextDeadline() {
   pending.state = storage::OpState::pending;
   pending.limit = 200;
   if (auto ops = store_->listOperations(pending)) {
+    // Only future attempts set a deadline: a due operation behind a backing-off one of its work
+    // order is not ready, and counting it would make the loop spin.
+    const auto wallNow = clock_.now();
     for (const auto& o : *ops)
-      if (!o.held) deadline = std::min(deadline, toMono(o.nextAttemptAt));
+      if (!o.held && o.nextAttemptAt > wallNow) deadline = std::min(deadline, toMono(o.nextAttemptAt));
   }
   return std::max(deadline, now);
 }
@@ -245,6 +248,7 @@ void Agent::push() {
   }
   auto counts = store_->outboxCounts();
   if (!counts || counts->byState[storage::OpState::pending] == 0) return;
+  if (auto ready = store_->readyOperations(clock_.now(), 1); !ready || ready->empty()) return;
   events_.publish("sync", {{"phase", "push_started"}, {"pending", counts->byState[storage::OpState::pending]}});
   auto report = pusher_->drain();
   ++metrics_.drains;
