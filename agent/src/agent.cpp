@@ -77,9 +77,10 @@ Result<std::unique_ptr<Agent>> Agent::open(const Config& config, platform::Clock
   a->session_->restore();
   a->puller_ = std::make_unique<sync::Puller>(*a->client_, *a->store_, *a->session_, clock);
   a->pusher_ = std::make_unique<sync::Pusher>(*a->client_, *a->store_, *a->session_, clock, entropy);
-  // Seam for the uploader (issue 7): it registers the "attachment_upload" sender here with
-  // a->pusher_->setHandler(sync::op::kAttachmentUpload, ...). Until then upload operations wait
-  // in the outbox (retried hourly), never lost.
+  // Photos and signatures go up through the uploader (tus, checksummed, resumable), which holds
+  // big uploads while the link is metered.
+  a->uploader_ = std::make_unique<sync::Uploader>(*a->client_, *a->store_, clock, &connectivity);
+  a->uploader_->attachTo(*a->pusher_);
   a->capture_ = std::make_unique<sync::Capture>(*a->store_, *a->session_, clock,
                                                 sync::CoverageSettings{config.laborRates, config.currency});
   a->desk_ = std::make_unique<sync::ConflictDesk>(*a->store_);
@@ -172,8 +173,11 @@ platform::MonoTime Agent::nextDeadline() {
   pending.state = storage::OpState::pending;
   pending.limit = 200;
   if (auto ops = store_->listOperations(pending)) {
+    // Only future attempts set a deadline: a due operation behind a backing-off one of its work
+    // order is not ready, and counting it would make the loop spin.
+    const auto wallNow = clock_.now();
     for (const auto& o : *ops)
-      if (!o.held) deadline = std::min(deadline, toMono(o.nextAttemptAt));
+      if (!o.held && o.nextAttemptAt > wallNow) deadline = std::min(deadline, toMono(o.nextAttemptAt));
   }
   return std::max(deadline, now);
 }
@@ -244,6 +248,7 @@ void Agent::push() {
   }
   auto counts = store_->outboxCounts();
   if (!counts || counts->byState[storage::OpState::pending] == 0) return;
+  if (auto ready = store_->readyOperations(clock_.now(), 1); !ready || ready->empty()) return;
   events_.publish("sync", {{"phase", "push_started"}, {"pending", counts->byState[storage::OpState::pending]}});
   auto report = pusher_->drain();
   ++metrics_.drains;

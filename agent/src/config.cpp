@@ -51,7 +51,8 @@ Result<std::int64_t> integer(const std::string& key, const json& v, std::int64_t
   if (!v.is_number_integer() && !v.is_number_unsigned())
     return bad(key, std::string("must be an integer, not ") + v.type_name());
   if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi))
-    return bad(key, "out of range (" + std::to_string(lo) + ".." + std::to_string(hi) + ")");
+    return bad(key, std::to_string(v.get<std::uint64_t>()) + " is out of range (" + std::to_string(lo) + ".." +
+                        std::to_string(hi) + ")");
   auto n = v.get<std::int64_t>();
   if (n < lo || n > hi) return bad(key, std::to_string(n) + " is out of range (" + std::to_string(lo) + ".." +
                                             std::to_string(hi) + ")");

@@ -7,6 +7,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 dest=${1:-"$here/../../../build/npm-tools/tus"}
 mkdir -p "$dest"
+# The server script sits beside node_modules: ES modules resolve packages from their own folder.
+cp "$here/server.mjs" "$dest/server.mjs"
 if [ -f "$dest/node_modules/@tus/server/package.json" ] && [ -f "$dest/node_modules/@tus/file-store/package.json" ]; then
   exit 0
 fi

@@ -30,6 +30,7 @@
 #include "fieldagent/sync/puller.hpp"
 #include "fieldagent/sync/pusher.hpp"
 #include "fieldagent/sync/session.hpp"
+#include "fieldagent/sync/uploader.hpp"
 #include "fieldagent/sync/upstream_client.hpp"
 
 namespace fieldagent::agent {
@@ -108,6 +109,7 @@ class Agent {
   std::unique_ptr<sync::SessionManager> session_;
   std::unique_ptr<sync::Puller> puller_;
   std::unique_ptr<sync::Pusher> pusher_;
+  std::unique_ptr<sync::Uploader> uploader_;
   std::unique_ptr<sync::Capture> capture_;
   std::unique_ptr<sync::ConflictDesk> desk_;
   EventBus events_;

@@ -1,0 +1,374 @@
+// The real `fieldagent run` against alliance-sim on loopback, driven over HTTP as an app would:
+// authentication, reads from the cache, offline writes answered 202 and visible at once,
+// idempotency, attachments, errors in the contract's shape, the agent's own endpoints, the event
+// stream, and config mistakes reported before anything starts.
+#include <catch2/catch.hpp>
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/URI.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "sim_process.hpp"
+#include "temp_dir.hpp"
+
+using namespace fieldagent::testing;
+using nlohmann::json;
+
+namespace {
+
+struct Exit {
+  int code = -1;
+  std::string stderrText;
+};
+
+// Runs the binary with `args` and waits for it (for commands that end by themselves).
+Exit runToEnd(const std::vector<std::string>& args, const TempDir& dir) {
+  const auto errFile = (dir / "stderr.txt").string();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    std::vector<char*> argv{const_cast<char*>(FIELDAGENT_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(FIELDAGENT_BINARY, argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::ifstream in(errFile);
+  std::stringstream text;
+  text << in.rdbuf();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text.str()};
+}
+
+// `fieldagent run` as a child: waits for its readiness line, stopped with SIGTERM at the end.
+class AgentProcess {
+ public:
+  AgentProcess(const std::filesystem::path& config, const TempDir& dir) {
+    int out[2];
+    REQUIRE(pipe(out) == 0);
+    const auto errFile = (dir / "agent-stderr.txt").string();
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+      dup2(out[1], 1);
+      int fd = ::open(errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(fd, 2);
+      close(out[0]);
+      execl(FIELDAGENT_BINARY, FIELDAGENT_BINARY, "run", "--config", config.c_str(), nullptr);
+      _exit(127);
+    }
+    close(out[1]);
+    std::string line;
+    char ch;
+    while (::read(out[0], &ch, 1) == 1 && ch != '\n') line += ch;
+    close(out[0]);
+    ready_ = json::parse(line, nullptr, false);
+    if (!ready_.is_object()) {
+      stop();
+      std::ifstream in(errFile);
+      std::stringstream err;
+      err << in.rdbuf();
+      FAIL("fieldagent did not start: " << line << " " << err.str());
+    }
+    url_ = ready_["url"];
+    std::ifstream token(ready_["tokenFile"].get<std::string>());
+    std::getline(token, token_);
+  }
+  ~AgentProcess() { stop(); }
+
+  int stop() {
+    if (pid_ <= 0) return 0;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  HttpResponse call(const std::string& method, const std::string& path, const std::string& body = "",
+                    std::map<std::string, std::string> headers = {}) {
+    if (!headers.count("Authorization")) headers["Authorization"] = "Bearer " + token_;
+    if (!body.empty() && !headers.count("Content-Type")) headers["Content-Type"] = "application/json";
+    return httpCall(method, url_ + path, body, headers);
+  }
+  const std::string& url() const { return url_; }
+  const std::string& token() const { return token_; }
+
+ private:
+  pid_t pid_ = -1;
+  json ready_;
+  std::string url_, token_;
+};
+
+// A Server-Sent Events reader on its own connection.
+class EventStream {
+ public:
+  EventStream(const std::string& url, const std::string& token) {
+    Poco::URI uri(url);
+    session_ = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+    session_->setTimeout(Poco::Timespan(60, 0));  // a failing test ends, a passing one never waits this long
+    Poco::Net::HTTPRequest request("GET", "/agent/events", Poco::Net::HTTPMessage::HTTP_1_1);
+    request.set("Authorization", "Bearer " + token);
+    session_->sendRequest(request);
+    in_ = &session_->receiveResponse(response_);
+  }
+  int status() const { return response_.getStatus(); }
+  std::string contentType() const { return response_.getContentType(); }
+
+  // Reads events until one of `type` for which `match` holds; returns its data.
+  json waitFor(const std::string& type, const std::function<bool(const json&)>& match = {}) {
+    std::string line, event;
+    while (std::getline(*in_, line)) {
+      if (line.rfind("event: ", 0) == 0) event = line.substr(7);
+      if (line.rfind("data: ", 0) == 0 && event == type) {
+        json data = json::parse(line.substr(6), nullptr, false);
+        if (!match || match(data)) return data;
+      }
+    }
+    FAIL("event stream ended before a '" << type << "' event");
+    return nullptr;
+  }
+
+ private:
+  std::unique_ptr<Poco::Net::HTTPClientSession> session_;
+  Poco::Net::HTTPResponse response_;
+  std::istream* in_ = nullptr;
+};
+
+std::filesystem::path writeConfig(const TempDir& dir, const SimProcess& sim, const SimUser& user) {
+  json cfg = {{"upstream", {{"baseUrl", sim.baseUrl()}, {"integrationToken", sim.integrationToken()}}},
+              {"tenant", user.tenant},
+              {"dataDir", (dir / "data").string()},
+              {"localApi", {{"port", 0}}},
+              {"laborRates", {{"standard", 90}}},
+              {"slaRiskMarginSeconds", 7 * 86400}};
+  auto file = dir / "config.json";
+  std::ofstream(file) << cfg.dump();
+  return file;
+}
+
+// Signs the technician in through the API and waits for the prime on the event stream.
+void signInAndPrime(AgentProcess& agent, EventStream& events, const SimUser& user) {
+  auto r = agent.call("POST", "/agent/credentials",
+                      json{{"username", user.username}, {"password", user.password}, {"totpSecret", user.totpSecret}}
+                          .dump());
+  REQUIRE(r.status == 202);
+  auto done = events.waitFor("sync", [](const json& d) { return d["phase"] == "pull_done"; });
+  CHECK(done["prime"] == true);
+  CHECK(done["workOrdersStored"].get<int>() > 0);
+}
+
+}  // namespace
+
+TEST_CASE("fieldagent run refuses each kind of broken config with a message naming it", "[agent][daemon]") {
+  TempDir dir;
+  auto write = [&](const std::string& text) {
+    auto f = dir / "bad.json";
+    std::ofstream(f) << text;
+    return f.string();
+  };
+  struct Case {
+    std::string text, expect;
+  };
+  for (const auto& c : std::vector<Case>{{"{\"tenant\": ", "not valid JSON"},
+                                         {R"({"upstrem":{}})", "upstrem: unknown key"},
+                                         {R"({"localApi":{"port":"8787"}})", "localApi.port: must be an integer"},
+                                         {R"({"sync":{"pullIntervalSeconds":1}})", "sync.pullIntervalSeconds: 1 is out of range"},
+                                         {R"({"localApi":{"bind":"0.0.0.0"}})", "not a loopback address"}}) {
+    auto e = runToEnd({"run", "--config", write(c.text)}, dir);
+    INFO(c.text);
+    CHECK(e.code == 78);
+    CHECK_THAT(e.stderrText, Catch::Contains(c.expect));
+  }
+  auto missing = runToEnd({"run", "--config", (dir / "absent.json").string()}, dir);
+  CHECK(missing.code == 78);
+  CHECK_THAT(missing.stderrText, Catch::Contains("absent.json: cannot read"));
+}
+
+TEST_CASE("the local API serves the technician's day over HTTP", "[agent][daemon]") {
+  SimProcess sim({"--seed", "20"});
+  TempDir dir;
+  const auto& user = sim.technicianUser("totp");
+  AgentProcess agent(writeConfig(dir, sim, user), dir);
+
+  SECTION("every request needs the bearer token") {
+    CHECK(agent.call("GET", "/health", "", {{"Authorization", ""}}).status == 401);
+    auto wrong = agent.call("GET", "/agent/status", "", {{"Authorization", "Bearer wrong"}});
+    CHECK(wrong.status == 401);
+    CHECK(wrong.json()["error"] == "unauthorized");
+    CHECK(agent.call("GET", "/health").status == 200);
+  }
+
+  EventStream events(agent.url(), agent.token());
+  REQUIRE(events.status() == 200);
+  CHECK(events.contentType() == "text/event-stream");
+  signInAndPrime(agent, events, user);
+
+  auto status = agent.call("GET", "/agent/status").json();
+  CHECK(status["session"]["state"] == "active");
+  CHECK(status["lastPull"]["outcome"] == "ok");
+
+  auto list = agent.call("GET", "/work-orders?pageSize=2&page=1").json();
+  REQUIRE(list["items"].size() >= 1);
+  CHECK(list["pageSize"] == 2);
+  CHECK(agent.call("GET", "/work-orders?pageSize=500").status == 400);
+  CHECK(agent.call("GET", "/work-orders?slaDueFrom=yesterday").json()["error"] == "bad_request");
+  auto scheduled = agent.call("GET", "/work-orders?status=scheduled&pageSize=200").json();
+  REQUIRE(scheduled["items"].size() >= 1);
+  const std::string wo = scheduled["items"][0]["workOrderId"];
+  for (const auto& item : scheduled["items"]) CHECK(item["status"] == "scheduled");
+  auto one = agent.call("GET", "/work-orders/" + wo);
+  CHECK(one.status == 200);
+  CHECK(one.json()["workOrderId"] == wo);
+  auto unknown = agent.call("GET", "/work-orders/wo_nothere");
+  CHECK(unknown.status == 404);
+  CHECK(unknown.json()["error"] == "not_found");
+
+  SECTION("writes answer 202, are visible at once, and an Idempotency-Key is honoured") {
+    const std::string move = json{{"status", "en_route"}, {"occurredAt", "2026-01-01T08:00:00Z"}}.dump();
+    auto first = agent.call("POST", "/work-orders/" + wo + "/status", move, {{"Idempotency-Key", "app-1"}});
+    REQUIRE(first.status == 202);
+    CHECK(first.json()["syncState"] == "pending");
+    CHECK(first.json()["operationIds"].size() == 1);
+    CHECK(agent.call("GET", "/work-orders/" + wo).json()["status"] == "en_route");
+    auto again = agent.call("POST", "/work-orders/" + wo + "/status", move, {{"Idempotency-Key", "app-1"}});
+    CHECK(again.status == 202);
+    CHECK(again.header("idempotent-replayed") == "true");
+    CHECK(again.json()["operationIds"] == first.json()["operationIds"]);
+    auto other = agent.call("POST", "/work-orders/" + wo + "/status",
+                            json{{"status", "on_site"}, {"occurredAt", "2026-01-01T08:00:00Z"}}.dump(),
+                            {{"Idempotency-Key", "app-1"}});
+    CHECK(other.status == 422);
+    CHECK(other.json()["error"] == "idempotency_key_reused");
+
+    auto illegal = agent.call("POST", "/work-orders/" + wo + "/status",
+                              json{{"status", "completed"}, {"occurredAt", "2026-01-01T08:00:00Z"}}.dump());
+    CHECK(illegal.status == 409);
+    CHECK(illegal.json()["error"] == "invalid_transition");
+    CHECK_THAT(illegal.json()["message"].get<std::string>(), Catch::Contains("completed"));
+    auto malformed = agent.call("POST", "/work-orders/" + wo + "/status", "{\"status\":");
+    CHECK(malformed.status == 400);
+    CHECK_THAT(malformed.json()["message"].get<std::string>(), Catch::Contains("not valid JSON"));
+    auto wrongType = agent.call("POST", "/work-orders/" + wo + "/status", json{{"status", 5}}.dump());
+    CHECK(wrongType.status == 400);
+    CHECK_THAT(wrongType.json()["message"].get<std::string>(), Catch::Contains("status"));
+    CHECK(agent.call("POST", "/work-orders/wo_nothere/status", move).status == 404);
+    // Nothing of the refused requests was written: one status operation in the outbox.
+    auto outbox = agent.call("GET", "/agent/outbox?workOrderId=" + wo).json();
+    CHECK(outbox["items"].size() == 1);
+
+    auto photo = agent.call("POST", "/work-orders/" + wo + "/attachments?kind=photo&fileName=meter.jpg",
+                            std::string(200'000, 'x'), {{"Content-Type", "image/jpeg"}});
+    REQUIRE(photo.status == 202);
+    CHECK(photo.json()["sizeBytes"] == 200'000);
+    const std::string boundary = "XyZ";
+    std::string form = "--" + boundary +
+                       "\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\nsignature\r\n--" + boundary +
+                       "\r\nContent-Disposition: form-data; name=\"fileName\"\r\n\r\nsig.png\r\n--" + boundary +
+                       "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sig.png\"\r\n"
+                       "Content-Type: image/png\r\n\r\nPNGDATA\r\n--" + boundary + "--\r\n";
+    auto sig = agent.call("POST", "/work-orders/" + wo + "/attachments", form,
+                          {{"Content-Type", "multipart/form-data; boundary=" + boundary}});
+    REQUIRE(sig.status == 202);
+    CHECK(agent.call("POST", "/work-orders/" + wo + "/attachments?kind=sketch&fileName=a", "x",
+                     {{"Content-Type", "image/png"}}).status == 400);
+    auto atts = agent.call("GET", "/work-orders/" + wo + "/attachments").json();
+    CHECK(atts["items"].size() == 2);
+
+    auto consumption = agent.call(
+        "POST", "/work-orders/" + wo + "/consumptions",
+        json{{"labor", {{{"laborType", "standard"}, {"hours", 1.5}, {"startAt", "2026-01-01T08:00:00Z"},
+                         {"endAt", "2026-01-01T09:30:00Z"}}}},
+             {"customerSignature",
+              {{"name", "Pat"}, {"signedAt", "2026-01-01T09:35:00Z"}, {"signatureToken", sig.json()["signatureToken"]}}}}
+            .dump());
+    INFO(consumption.body);
+    REQUIRE(consumption.status == 202);
+    auto invoice = agent.call("GET", "/work-orders/" + wo + "/invoice");
+    CHECK(invoice.status == 200);
+    CHECK(invoice.json()["workOrderId"] == wo);
+
+    // The technician lacks `dispatch`.
+    auto assign = agent.call("POST", "/work-orders/" + wo + "/assignments",
+                             json{{"technicianIds", {user.technicianId.value()}}}.dump());
+    CHECK(assign.status == 403);
+    CHECK(assign.json()["error"] == "forbidden");
+
+    CHECK(agent.call("POST", "/agent/sync").status == 202);
+    events.waitFor("sync", [](const json& d) { return d["phase"] == "push_done" && d["done"].get<int>() > 0; });
+  }
+
+  SECTION("reference data, agent endpoints, metrics") {
+    auto wod = agent.call("GET", "/work-orders/" + wo).json();
+    auto customer = agent.call("GET", "/customers/" + wod["customerId"].get<std::string>());
+    CHECK(customer.status == 200);
+    CHECK(agent.call("GET", "/customers").json()["total"].get<int>() >= 1);
+    CHECK(agent.call("GET", "/sites?customerId=" + wod["customerId"].get<std::string>()).status == 200);
+    CHECK(agent.call("GET", "/assets/" + wod["asset"]["assetId"].get<std::string>()).status == 200);
+    CHECK(agent.call("GET", "/contracts").status == 200);
+    CHECK(agent.call("GET", "/parts").json()["total"].get<int>() >= 1);
+    CHECK(agent.call("GET", "/inventory").json()["items"].size() >= 1);
+    CHECK(agent.call("GET", "/customers/cust_nothere").status == 404);
+    CHECK(agent.call("GET", "/agent/conflicts").json()["items"].is_array());
+    CHECK(agent.call("GET", "/agent/rejected").json()["items"].is_array());
+    CHECK(agent.call("GET", "/agent/outbox?state=sideways").status == 400);
+    auto mfa = agent.call("POST", "/agent/mfa", json{{"code", "123456"}}.dump());
+    CHECK(mfa.status == 409);
+    CHECK(mfa.json()["error"] == "no_challenge");
+    CHECK(agent.call("POST", "/agent/conflicts/999/resolve", json{{"choice", "keep_mine"}}.dump()).status == 404);
+    CHECK(agent.call("POST", "/agent/conflicts/1/resolve", json{{"choice", "maybe"}}.dump()).status == 400);
+    auto metrics = agent.call("GET", "/metrics");
+    CHECK(metrics.status == 200);
+    CHECK_THAT(metrics.body, Catch::Contains("fieldagent_pulls_total 1"));
+    CHECK_THAT(metrics.body, Catch::Contains("fieldagent_outbox_operations{state=\"pending\"}"));
+    // The margin is a week: the scheduled work orders' SLAs are inside it.
+    events.waitFor("sla_at_risk");
+  }
+
+  CHECK(agent.stop() == 0);
+}
+
+TEST_CASE("a conflict reaches the event stream and is resolved through the API", "[agent][daemon]") {
+  SimProcess sim({"--seed", "20"});
+  TempDir dir;
+  const auto& user = sim.technicianUser("totp");
+  AgentProcess agent(writeConfig(dir, sim, user), dir);
+  EventStream events(agent.url(), agent.token());
+  signInAndPrime(agent, events, user);
+  auto scheduled = agent.call("GET", "/work-orders?status=scheduled").json();
+  REQUIRE(scheduled["items"].size() >= 1);
+  const std::string wo = scheduled["items"][0]["workOrderId"];
+  // Offline: every upstream call is dropped while the technician moves the work order...
+  REQUIRE(sim.admin("PUT", "/faults", json{{"dropShare", 1.0}}).status == 200);
+  REQUIRE(agent.call("POST", "/work-orders/" + wo + "/status",
+                     json{{"status", "en_route"}, {"occurredAt", "2026-01-01T08:00:00Z"}}.dump()).status == 202);
+  // ...and dispatch cancels it meanwhile.
+  REQUIRE(sim.admin("DELETE", "/faults").status == 200);
+  auto dispatcher = sim.login(sim.user("totp", "dispatch"));
+  REQUIRE(sim.call("PATCH", "/work-orders/" + wo, dispatcher, json{{"status", "cancelled"}}).status == 200);
+  REQUIRE(agent.call("POST", "/agent/sync").status == 202);
+  auto conflict = events.waitFor("conflict");
+  CHECK(conflict["workOrderId"] == wo);
+  auto listed = agent.call("GET", "/agent/conflicts").json();
+  REQUIRE(listed["items"].size() == 1);
+  const auto id = listed["items"][0]["conflictId"].get<std::int64_t>();
+  auto resolved = agent.call("POST", "/agent/conflicts/" + std::to_string(id) + "/resolve",
+                             json{{"choice", "take_theirs"}, {"note", "dispatch cancelled it"}}.dump());
+  REQUIRE(resolved.status == 200);
+  CHECK(resolved.json()["open"] == false);
+  CHECK(resolved.json()["resolution"] == "take_theirs");
+  CHECK(agent.call("POST", "/agent/conflicts/" + std::to_string(id) + "/resolve",
+                   json{{"choice", "take_theirs"}}.dump()).status == 409);
+  CHECK(agent.stop() == 0);
+}
