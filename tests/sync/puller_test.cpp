@@ -86,6 +86,9 @@ TEST_CASE("a delta pull brings dispatcher edits and releases work taken away", "
                      {{"assignedTechnicianIds", nlohmann::json::array({*f.sim.user("sms").technicianId})}})
               .status == 200);
 
+  // The device's clock moves on too: the window of the next pull must reach past the edits
+  // (the simulator stamps them with real time, the test's clock stands still otherwise).
+  f.clock.advance(60s);
   auto delta = puller.pull();
   REQUIRE(delta.ok());
   CHECK_FALSE(delta->prime);
