@@ -109,6 +109,9 @@ void Agent::stop() {
 
 void Agent::requestSync() {
   syncRequested_ = true;
+  // Someone asked for a sync now (the technician, or a new sign-in): what is backing off is
+  // tried now too, as when connectivity returns.
+  retryNow_ = true;
   wakeup_.notify();
 }
 

@@ -40,6 +40,7 @@ bool FakeClock::waitUntil(MonoTime deadline, Wakeup& wakeup) {
     std::lock_guard lock(mutex_);
     waiting_.insert(&wakeup);
     ++waiterCount_;
+    ++waitsStarted_;
   }
   changed_.notify_all();
   bool reached = false;
@@ -91,6 +92,16 @@ int FakeClock::waiters() const {
 void FakeClock::awaitWaiters(int n) const {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [&] { return waiterCount_ >= n; });
+}
+
+std::uint64_t FakeClock::waitsStarted() const {
+  std::lock_guard lock(mutex_);
+  return waitsStarted_;
+}
+
+void FakeClock::awaitWaitsStarted(std::uint64_t n) const {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return waitsStarted_ >= n; });
 }
 
 std::string formatIso8601(WallTime t) {

@@ -3,6 +3,7 @@
 // back-off, and waits that a FakeClock releases when a test advances it.
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <set>
 #include <string>
@@ -61,6 +62,11 @@ class FakeClock final : public Clock {
   int waiters() const;
   // Blocks until at least `n` threads are waiting.
   void awaitWaiters(int n) const;
+  // How many times waitUntil() has been entered, ever. A test that advances time reads it,
+  // advances, and awaits the next count: the code under test has then finished reacting to the
+  // advance and parked again (and a count that grows faster than the advances shows a spin).
+  std::uint64_t waitsStarted() const;
+  void awaitWaitsStarted(std::uint64_t n) const;
 
  private:
   mutable std::mutex mutex_;
@@ -69,6 +75,7 @@ class FakeClock final : public Clock {
   MonoTime mono_{};
   std::set<Wakeup*> waiting_;
   int waiterCount_ = 0;
+  std::uint64_t waitsStarted_ = 0;
 };
 
 // ISO 8601 UTC with seconds ("2026-01-21T13:00:00Z"), as the upstream contract writes them.

@@ -1,0 +1,196 @@
+// The agent's sync loop on a fake clock and fake connectivity, against a real alliance-sim on
+// loopback: it sends nothing while the device is offline however long that lasts, does not spin,
+// and sends what was queued as soon as the network returns — without waiting for a timer, even
+// for operations that were backing off.
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <catch2/catch_test_macros.hpp>
+
+#include "fieldagent/agent/agent.hpp"
+#include "fieldagent/platform/clock.hpp"
+#include "fieldagent/platform/connectivity.hpp"
+#include "fieldagent/platform/crypto.hpp"
+#include "fieldagent/platform/http_exchange.hpp"
+#include "sim_process.hpp"
+#include "temp_dir.hpp"
+
+using namespace fieldagent;
+using namespace fieldagent::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+// The real exchange, counting what goes out.
+class CountingExchange final : public platform::HttpExchange {
+ public:
+  Result<platform::HttpResponse> exchange(const platform::HttpRequest& request) override {
+    ++requests;
+    return inner.exchange(request);
+  }
+  std::atomic<int> requests{0};
+  platform::PocoHttpExchange inner;
+};
+
+// Polls `condition` until it holds or `limit` of real time has passed (the agent works on its
+// own thread; this only bounds how long a broken agent can hang the test).
+template <class F>
+bool eventually(F condition, std::chrono::seconds limit = 60s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return condition();
+}
+
+std::int64_t unsent(storage::Store& store) {
+  auto counts = store.outboxCounts();
+  REQUIRE(counts.ok());
+  return counts->byState[storage::OpState::pending] + counts->byState[storage::OpState::in_flight];
+}
+
+// The work orders upstream shows in `status`, read as the technician.
+std::string upstreamStatus(SimProcess& sim, const std::string& token, const std::string& workOrderId) {
+  auto r = sim.call("GET", "/work-orders/" + workOrderId, token);
+  REQUIRE(r.status == 200);
+  return r.json().value("status", "");
+}
+
+struct LoopRig {
+  SimProcess sim{{"--seed", "30", "--token-ttl", "86400"}};
+  TempDir dir;
+  platform::FakeClock clock{platform::SystemClock().now()};
+  platform::FakeConnectivity net{{true, false, "eth0"}};
+  CountingExchange* exchange = nullptr;
+  std::unique_ptr<agent::Agent> agent;
+  const SimUser& user = sim.technicianUser("totp");
+
+  LoopRig() {
+    agent::Config cfg;
+    cfg.upstreamBaseUrl = sim.baseUrl();
+    cfg.upstreamIntegrationToken = sim.integrationToken();
+    cfg.tenant = user.tenant;
+    cfg.mfaMethod = "totp";
+    cfg.dataDir = dir / "data";
+    cfg.pullInterval = 300s;
+    cfg.pushInterval = 60s;
+    auto ex = std::make_unique<CountingExchange>();
+    exchange = ex.get();
+    auto opened = agent::Agent::open(cfg, clock, net, platform::systemEntropy(), std::move(ex));
+    REQUIRE(opened.ok());
+    agent = std::move(opened).value();
+  }
+  ~LoopRig() {
+    if (agent) agent->stop();
+  }
+
+  // Does `action` (which must wake the loop) on a parked loop and waits until the loop has
+  // reacted and parked on the clock again.
+  template <class F>
+  void step(F action) {
+    clock.awaitWaiters(1);
+    const auto before = clock.waitsStarted();
+    action();
+    clock.awaitWaitsStarted(before + 1);
+  }
+
+  std::vector<std::string> scheduled(int n) {
+    storage::WorkOrderQuery q;
+    q.status = "scheduled";
+    q.pageSize = 200;
+    auto page = agent->store().listWorkOrders(q);
+    REQUIRE(page.ok());
+    std::vector<std::string> ids;
+    for (const auto& wo : page->items)
+      if (static_cast<int>(ids.size()) < n) ids.push_back(wo.workOrderId);
+    REQUIRE(static_cast<int>(ids.size()) == n);
+    return ids;
+  }
+
+  void move(const std::string& workOrderId, const std::string& status) {
+    auto r = agent->capture().moveStatus(workOrderId, {{"status", status},
+                                                       {"occurredAt", platform::formatIso8601(clock.now())}});
+    REQUIRE(r.ok());
+    agent->localWriteRecorded();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("sync loop: silent while offline and sends at once when the network returns", "[agent][loop]") {
+  LoopRig rig;
+  REQUIRE(rig.agent->storeCredentials(rig.user.username, rig.user.password, rig.user.totpSecret).ok());
+  rig.agent->start();
+  // Online at start: the loop signs in and primes without any clock movement.
+  REQUIRE(eventually([&] { return rig.agent->status()["lastPull"].value("outcome", "") == "ok"; }));
+  const auto ids = rig.scheduled(3);
+
+  rig.clock.awaitWaiters(1);  // the round that primed is over
+  rig.net.set({false, false, ""});
+  for (const auto& id : ids) rig.step([&] { rig.move(id, "en_route"); });
+  REQUIRE(unsent(rig.agent->store()) == 3);
+
+  // Six hours offline, in one-minute steps: every push and pull timer falls due many times.
+  const int sentBefore = rig.exchange->requests;
+  const auto waitsBefore = rig.clock.waitsStarted();
+  constexpr int kSteps = 360;
+  for (int i = 0; i < kSteps; ++i) rig.step([&] { rig.clock.advance(60s); });
+  CHECK(rig.exchange->requests == sentBefore);  // not one request while offline
+  CHECK(unsent(rig.agent->store()) == 3);       // and nothing lost or given up
+  // The loop woke for the timers but did not spin: at most a couple of waits per advance.
+  CHECK(rig.clock.waitsStarted() - waitsBefore <= 2 * kSteps + 2);
+
+  // The network returns: the queue goes without the clock moving at all.
+  const auto mono = rig.clock.monotonic();
+  rig.net.set({true, false, "wlan0"});
+  REQUIRE(eventually([&] { return unsent(rig.agent->store()) == 0; }));
+  CHECK(rig.clock.monotonic() == mono);
+  const auto token = rig.sim.login(rig.user);
+  for (const auto& id : ids) CHECK(upstreamStatus(rig.sim, token, id) == "en_route");
+}
+
+TEST_CASE("sync loop: operations backing off go at once when connectivity returns", "[agent][loop]") {
+  LoopRig rig;
+  REQUIRE(rig.agent->storeCredentials(rig.user.username, rig.user.password, rig.user.totpSecret).ok());
+  rig.agent->start();
+  REQUIRE(eventually([&] { return rig.agent->status()["lastPull"].value("outcome", "") == "ok"; }));
+  const auto ids = rig.scheduled(2);
+
+  // Upstream answers every status move with 503 and a long Retry-After: the operations are
+  // tried once and then wait for their backoff, which the fake clock never reaches.
+  REQUIRE(rig.sim.admin("PUT", "/faults", {{"error503Share", 1.0}, {"retryAfterSeconds", 3600}, {"pathContains", "/status"}})
+              .status == 200);
+  auto backingOff = [&] {
+    storage::OutboxFilter f;
+    f.state = storage::OpState::pending;
+    auto ops = rig.agent->store().listOperations(f);
+    REQUIRE(ops.ok());
+    int n = 0;
+    for (const auto& o : *ops)
+      if (o.attempts == 1 && o.nextAttemptAt > rig.clock.now()) ++n;
+    return n;
+  };
+  for (const auto& id : ids) rig.step([&] { rig.move(id, "en_route"); });
+  REQUIRE(eventually([&] { return backingOff() == 2; }));
+
+  // Four minutes on (push timer due four times, the next pull not yet): nothing is retried.
+  const int afterFirstTry = rig.exchange->requests;
+  for (int i = 0; i < 4; ++i) rig.step([&] { rig.clock.advance(60s); });
+  CHECK(rig.exchange->requests == afterFirstTry);
+  CHECK(backingOff() == 2);
+
+  // The upstream recovers while the device has a dead spot; when the network returns, the
+  // operations go at once instead of after their hour of backoff.
+  REQUIRE(rig.sim.admin("DELETE", "/faults").status == 200);
+  const auto mono = rig.clock.monotonic();
+  rig.clock.awaitWaiters(1);
+  rig.net.set({false, false, ""});
+  rig.net.set({true, false, "eth0"});
+  REQUIRE(eventually([&] { return unsent(rig.agent->store()) == 0; }));
+  CHECK(rig.clock.monotonic() == mono);
+  const auto token = rig.sim.login(rig.user);
+  for (const auto& id : ids) CHECK(upstreamStatus(rig.sim, token, id) == "en_route");
+}
