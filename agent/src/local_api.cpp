@@ -51,8 +51,8 @@ int statusFor(const std::string& code) {
   static const std::map<std::string, int> table = {
       {"not_found", 404},       {"invalid", 400},         {"invalid_transition", 409}, {"forbidden", 403},
       {"signed_out", 403},      {"no_space", 507},        {"quota_exceeded", 413},     {"wrong_state", 409},
-      {"already_resolved", 409}, {"no_challenge", 409},   {"invalid_mfa_code", 401},   {"no_credentials", 409},
-      {"bad_request", 400},     {"payload_too_large", 413}};
+      {"already_resolved", 409}, {"no_challenge", 409},   {"invalid_mfa_code", 422},   {"no_credentials", 409},
+      {"bad_request", 400},     {"payload_too_large", 413}, {"mfa_pending", 409},     {"unreachable", 503}};
   auto it = table.find(code);
   return it == table.end() ? 500 : it->second;
 }
@@ -568,7 +568,12 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
       if (!body->contains("code") || !(*body)["code"].is_string())
         return error(400, "invalid", "code must be a string");
       auto r = agent_.answerMfa((*body)["code"]);
-      if (!r) return fromError(r.error());
+      if (!r) {
+        // 401 is kept for the local API's own token; a sign-in upstream refused (wrong password
+        // since, account locked: the code is upstream's) is the request's content failing.
+        const int status = statusFor(r.error().code);
+        return error(status == 500 ? 422 : status, r.error().code, r.error().message);
+      }
       return {200, agent_.status()["session"]};
     }
     if (what == "credentials" && parts.size() == 2 && method == "POST") {
