@@ -3,7 +3,8 @@
 // sync::Pusher, against a minimal client sending the same requests (same bodies, same
 // Idempotency-Keys) one after another over one keep-alive connection to a fresh alliance-sim
 // generated from the same seed.
-//   push_bench [--seed S] [--ops N]
+//   push_bench [--seed S] [--ops N] [--durability full|normal]
+// (--durability normal: the store at synchronous=NORMAL, to see what the fsyncs cost.)
 #include <thread>
 
 #include "bench_common.hpp"
@@ -27,7 +28,8 @@ int run(const Args& args) {
   const std::string seed = args.get("seed", "2000");
   const int ops = args.integer("ops", 200);
 
-  SyncRig rig({"--seed", seed, "--technicians", "1"});
+  const bool normal = args.get("durability", "full") == "normal";
+  SyncRig rig({"--seed", seed, "--technicians", "1"}, normal ? storage::Durability::normal : storage::Durability::full);
   sync::Puller puller(rig.client, *rig.store, *rig.session, rig.clock);
   must(puller.pull(), "prime");
 
@@ -131,12 +133,12 @@ int run(const Args& args) {
                              " conflicts)");
   }
 
-  const std::string label = std::to_string(ops);
+  const std::string label = std::to_string(ops) + (normal ? " (synchronous=NORMAL)" : "");
   const std::string note = label + " operations (notes and consumptions) over " + std::to_string(open.size()) +
                            " open work orders; " + std::to_string(total.retried) +
                            " retries; baseline: one connection, in order";
   emit("Push " + label + " operations: time", "s", seconds, baselineSeconds, "lower", note);
-  emit("Push: operations/s", "1/s", ops / seconds, ops / baselineSeconds, "higher");
+  emit("Push" + std::string(normal ? " (synchronous=NORMAL)" : "") + ": operations/s", "1/s", ops / seconds, ops / baselineSeconds, "higher");
   emit("Capture (durable local write + outbox operation): time per operation", "ms", captureSeconds * 1000 / ops,
        nullptr, "lower", "no baseline; storage_bench gives bytes per operation against raw SQLite");
   return 0;

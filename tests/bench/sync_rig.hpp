@@ -48,10 +48,13 @@ inline void must(Result<void> r, const std::string& what) {
 }
 
 struct SyncRig {
-  explicit SyncRig(const std::vector<std::string>& simArgs)
+  explicit SyncRig(const std::vector<std::string>& simArgs,
+                   storage::Durability durability = storage::Durability::full)
       : sim(simArgs),
         keys(dir / "keys" / "data.key", platform::systemEntropy()),
-        store(must(storage::Store::open({dir / "data"}, clock, platform::systemEntropy(), keys), "store")),
+        store(must(storage::Store::open({dir / "data", storage::tuning::kDefaultAttachmentQuotaBytes, durability},
+                                        clock, platform::systemEntropy(), keys),
+                   "store")),
         secrets(must(storage::SecretStore::open(dir / "data" / "secrets.bin", keys, platform::systemEntropy()),
                      "secrets")),
         client({sim.baseUrl(), sim.integrationToken()}, http, clock) {
