@@ -1,7 +1,11 @@
 // Bytes written to disk per captured operation (flash wear), and time per capture.
 //   storage_bench [DATA_DIR] [OPERATIONS]
 // DATA_DIR must be on a real block device (not tmpfs) for write_bytes to mean anything; it is
-// emptied first. The figures go into docs/storage.md.
+// emptied first. The figures go into docs/storage.md; scripts/bench takes the BENCH lines, whose
+// baseline is the same operation bodies inserted as raw JSON rows into a plain SQLite table
+// (WAL, same synchronous mode), one transaction each.
+#include <sqlite3.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -92,6 +96,46 @@ LocalWrite capture(int i, int workOrders) {
   return w;
 }
 
+// The baseline: each operation's body as one row of a plain table, one transaction each.
+struct RawFigures {
+  double writeBytesPerOp = 0;
+  double usPerOp = 0;
+};
+
+RawFigures rawSqlite(const std::filesystem::path& file, Durability durability, int operations, int workOrders) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(file.c_str(), &db) != SQLITE_OK) throw std::runtime_error("cannot open " + file.string());
+  const std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
+                              (durability == Durability::full ? "FULL" : "NORMAL") +
+                              "; CREATE TABLE ops(id INTEGER PRIMARY KEY, work_order TEXT, kind TEXT, body TEXT)";
+  if (sqlite3_exec(db, pragmas.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) throw std::runtime_error("pragmas");
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO ops(work_order, kind, body) VALUES (?, ?, ?)", -1, &insert, nullptr);
+  const Io before = readIo();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < operations; ++i) {
+    const LocalWrite w = capture(i, workOrders);
+    const auto& op = w.operations.front();
+    const std::string body = op.payload.dump();
+    sqlite3_bind_text(insert, 1, w.workOrderId.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 2, op.kind.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 3, body.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(insert) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db));
+    sqlite3_reset(insert);
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  const Io after = readIo();
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  return {static_cast<double>(after.writeBytes - before.writeBytes) / operations,
+          std::chrono::duration<double, std::micro>(elapsed).count() / operations};
+}
+
+void emit(const std::string& figure, const std::string& unit, double ours, double baseline) {
+  std::printf("BENCH {\"figure\":\"%s\",\"unit\":\"%s\",\"ours\":%.3f,\"baseline\":%.3f,\"better\":\"lower\"}\n",
+              figure.c_str(), unit.c_str(), ours, baseline);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,6 +184,13 @@ int main(int argc, char** argv) {
         durability == Durability::full ? "FULL" : "NORMAL", operations,
         static_cast<double>(after.wchar - before.wchar) / operations,
         static_cast<double>(after.writeBytes - before.writeBytes) / operations, us);
+    const RawFigures raw =
+        rawSqlite(dir / (durability == Durability::full ? "raw-full.db" : "raw-normal.db"), durability, operations,
+                  kWorkOrders);
+    const std::string mode = durability == Durability::full ? "synchronous=FULL (default)" : "synchronous=NORMAL";
+    emit("Disk bytes written per captured operation, " + mode, "B",
+         static_cast<double>(after.writeBytes - before.writeBytes) / operations, raw.writeBytesPerOp);
+    emit("Capture time per operation (storage only), " + mode, "ms", us / 1000, raw.usPerOp / 1000);
 
     // Then the push: each operation taken in flight and marked done, as the pusher does.
     int pushed = 0;
