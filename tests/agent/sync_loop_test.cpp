@@ -6,7 +6,7 @@
 #include <chrono>
 #include <thread>
 
-#include <catch2/catch_test_macros.hpp>
+#include <catch2/catch.hpp>
 
 #include "fieldagent/agent/agent.hpp"
 #include "fieldagent/platform/clock.hpp"
@@ -60,7 +60,7 @@ std::string upstreamStatus(SimProcess& sim, const std::string& token, const std:
 }
 
 struct LoopRig {
-  SimProcess sim{{"--seed", "30", "--token-ttl", "86400"}};
+  SimProcess sim{{"--seed", "120", "--token-ttl", "86400"}};
   TempDir dir;
   platform::FakeClock clock{platform::SystemClock().now()};
   platform::FakeConnectivity net{{true, false, "eth0"}};
