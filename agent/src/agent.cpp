@@ -203,6 +203,8 @@ void Agent::stop() {
 void Agent::requestSync() {
   ++syncRequests_;
   syncRequested_ = true;
+  // "Sync now" means now: what is backing off goes in this round, as when coverage returns.
+  retryNow_ = true;
   wakeup_.notify();
 }
 

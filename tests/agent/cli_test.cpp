@@ -364,6 +364,50 @@ TEST_CASE("fieldagent sync --json follows the round and its summary matches the 
   CHECK(op["items"][0]["state"] == "done");
 }
 
+TEST_CASE("fieldagent sync sends what was backing off and reports operations and upload bytes", "[agent][cli]") {
+  SignedIn s;
+  EventStream events(s.agent.url(), s.agent.token());
+  auto scheduled = s.agent.call("GET", "/work-orders?status=scheduled").json();
+  REQUIRE(scheduled["items"].size() >= 1);
+  const std::string wo = scheduled["items"][0]["workOrderId"];
+  // Upstream answers 503 with a Retry-After of an hour: the agent's own push backs off.
+  REQUIRE(s.sim.admin("PUT", "/faults",
+                      {{"error503Share", 1.0}, {"retryAfterSeconds", 3600}, {"pathContains", "/work-orders/"}})
+              .status == 200);
+  REQUIRE(s.agent.call("POST", "/work-orders/" + wo + "/status",
+                       json{{"status", "en_route"}, {"occurredAt", "2026-01-01T08:00:00Z"}}.dump())
+              .status == 202);
+  const std::size_t photoBytes = 300'000;
+  REQUIRE(s.agent.call("POST", "/work-orders/" + wo + "/attachments?kind=photo&fileName=meter.jpg",
+                       std::string(photoBytes, 'p'), {{"Content-Type", "image/jpeg"}})
+              .status == 202);
+  events.waitFor("sync", [](const json& d) { return d["phase"] == "push_done" && d["retried"].get<int>() >= 1; });
+  REQUIRE(s.sim.admin("DELETE", "/faults").status == 200);
+
+  auto r = runCli(s.dir, {"sync", "--json", "--config", s.config});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  auto lines = jsonLines(r.out);
+  REQUIRE_FALSE(lines.empty());
+  json lastPush = nullptr;
+  json pushStarted = nullptr;
+  for (const auto& l : lines) {
+    if (l["type"] != "event" || l["event"] != "sync") continue;
+    if (l["data"]["phase"] == "push_started") pushStarted = l["data"];
+    if (l["data"]["phase"] == "progress" && l["data"]["step"] == "push") lastPush = l["data"];
+  }
+  REQUIRE(pushStarted.is_object());
+  CHECK(pushStarted["pending"] == 2);  // the status move and the photo
+  REQUIRE(lastPush.is_object());
+  CHECK(lastPush["operations"] == 2);
+  CHECK(lastPush["uploadBytesTotal"] == photoBytes);
+  CHECK(lastPush["uploadedBytes"] == photoBytes);
+  const json summary = lines.back();
+  CHECK(summary["push"]["done"] == 2);
+  CHECK(summary["outbox"]["pending"] == 0);
+  CHECK(summary["outbox"] == s.agent.call("GET", "/agent/status").json()["outbox"]);
+}
+
 TEST_CASE("fieldagent sync prints plain lines and exits 3 when a conflict is left", "[agent][cli]") {
   SignedIn s;
   auto scheduled = s.agent.call("GET", "/work-orders?status=scheduled").json();
