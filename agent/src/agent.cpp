@@ -65,15 +65,16 @@ class ProgressMeter final : public platform::HttpExchange {
     const auto add = [&](const char* key, std::int64_t n) { counts_[key] = counts_[key].get<std::int64_t>() + n; };
     if (request.method == "GET" && at != std::string::npos && rest.empty()) {
       add("pages", 1);
-      const json page = json::parse(response.body, nullptr, false);
-      if (page.is_object() && page.contains("total") && page["total"].is_number_integer()) {
-        const auto total = page["total"].get<std::int64_t>();
-        const auto size = std::max<std::int64_t>(1, page.value("pageSize", std::int64_t{1}));
-        const auto pages = std::max<std::int64_t>(1, (total + size - 1) / size);
-        // A window read again (its total moved) counts its pages on top of those read before.
-        if (counts_["pages"].get<std::int64_t>() == 1 || counts_["pagesTotal"].get<std::int64_t>() <
-                                                               counts_["pages"].get<std::int64_t>())
-          counts_["pagesTotal"] = counts_["pages"].get<std::int64_t>() - 1 + pages;
+      const auto read = counts_["pages"].get<std::int64_t>();
+      // The first page announces how many there are; a window read again (its total moved)
+      // counts its pages on top of those read before. Only those pages are parsed twice.
+      if (read == 1 || counts_["pagesTotal"].get<std::int64_t>() < read) {
+        const json page = json::parse(response.body, nullptr, false);
+        if (page.is_object() && page.contains("total") && page["total"].is_number_integer()) {
+          const auto total = page["total"].get<std::int64_t>();
+          const auto size = std::max<std::int64_t>(1, page.value("pageSize", std::int64_t{1}));
+          counts_["pagesTotal"] = read - 1 + std::max<std::int64_t>(1, (total + size - 1) / size);
+        }
       }
       always = true;
     } else if (request.method == "GET" && at != std::string::npos && rest.size() > 1 &&

@@ -154,7 +154,8 @@ bool stdinIsTerminal() { return ::isatty(STDIN_FILENO) == 1; }
 bool stdoutIsTerminal() { return ::isatty(STDOUT_FILENO) == 1; }
 
 std::optional<std::string> ask(const std::string& question, bool secret) {
-  std::cerr << question << std::flush;
+  // Echo goes off before the prompt shows, and nothing typed ahead is discarded (TCSANOW, not
+  // TCSAFLUSH): whoever answers as soon as the prompt appears is neither echoed nor lost.
   termios quiet{};
   const bool canHide = secret && tcgetattr(STDIN_FILENO, &savedTerminal) == 0;
   if (canHide) {
@@ -164,12 +165,13 @@ std::optional<std::string> ask(const std::string& question, bool secret) {
     echoOff = 1;
     std::signal(SIGINT, restoreTerminalAndExit);
     std::signal(SIGTERM, restoreTerminalAndExit);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
   }
+  std::cerr << question << std::flush;
   std::string answer;
   const bool got = static_cast<bool>(std::getline(std::cin, answer));
   if (canHide) {
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedTerminal);
+    tcsetattr(STDIN_FILENO, TCSANOW, &savedTerminal);
     echoOff = 0;
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
