@@ -122,7 +122,8 @@ Result<std::optional<ServerEvent>> EventStream::next(std::chrono::steady_clock::
   ServerEvent event;
   std::string line;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::optional<ServerEvent>();
     try {
       session_->socket().setReceiveTimeout(Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(left.count())));

@@ -181,8 +181,8 @@ int login(const Args& args, const ApiClient& api) {
     return finish(args, answerChallenge(args, api, code, tty));
 
   std::vector<std::string> missing;
-  std::optional<std::string> username = args.has("username") ? std::optional(args.options.at("username"))
-                                                              : env(kUsernameVar);
+  std::optional<std::string> username =
+      args.has("username") ? std::optional(args.options.at("username")) : env(kUsernameVar);
   if (!username && tty) {
     username = ask("Username: ", false);
     if (username && username->empty()) username.reset();
@@ -218,8 +218,10 @@ int login(const Args& args, const ApiClient& api) {
   } else if (method == "totp" && !args.flag("keep-totp-secret")) {
     if (tty) {
       auto typed = ask("TOTP secret (base32 or otpauth:// URI; empty keeps the one the agent holds): ", true);
-      if (!typed) missing.push_back("the TOTP secret");
-      else if (!typed->empty()) totpSecret = *typed;
+      if (!typed)
+        missing.push_back("the TOTP secret");
+      else if (!typed->empty())
+        totpSecret = *typed;
     } else {
       missing.push_back("the TOTP secret (--totp-secret-file, FIELDAGENT_TOTP_SECRET, or --keep-totp-secret)");
     }
@@ -251,16 +253,15 @@ int login(const Args& args, const ApiClient& api) {
     if (!*event) {
       auto now = sessionNow(api);
       auto status = api.get("/agent/status");
-      const bool offline = status && status->contains("connectivity") &&
-                           !(*status)["connectivity"].value("online", true);
+      const bool offline =
+          status && status->contains("connectivity") && !(*status)["connectivity"].value("online", true);
       if (offline)
         return finish(args, fail(kOffline, "offline",
                                  "the device is offline: the credentials are stored and the agent signs in when "
                                  "it is back online"));
       return finish(args, fail(kFailed, "timeout",
-                               "no sign-in outcome within " + std::to_string(timeoutSeconds) +
-                                   " s (the session is " + (now ? now->value("state", std::string("?")) : "?") +
-                                   "; see `fieldagent status`)"));
+                               "no sign-in outcome within " + std::to_string(timeoutSeconds) + " s (the session is " +
+                                   (now ? now->value("state", std::string("?")) : "?") + "; see `fieldagent status`)"));
     }
     if ((*event)->type != "session" || !(*event)->data.is_object()) continue;
     const json& d = (*event)->data;

@@ -33,7 +33,8 @@ std::string megabytes(std::int64_t bytes) {
 std::string bar(std::int64_t done, std::int64_t total, int width) {
   if (total <= 0) return std::string(static_cast<std::size_t>(width), '.');
   const auto filled = static_cast<int>(std::min<std::int64_t>(width, done * width / total));
-  return std::string(static_cast<std::size_t>(filled), '#') + std::string(static_cast<std::size_t>(width - filled), '.');
+  return std::string(static_cast<std::size_t>(filled), '#') +
+         std::string(static_cast<std::size_t>(width - filled), '.');
 }
 
 // What the round did so far, as the events tell it.
@@ -69,8 +70,8 @@ class Printer {
              " reference documents read");
       } else if (str(d, "step") == "push" && num(d, "operations") != lastOps_) {
         lastOps_ = num(d, "operations");
-        std::string text = "push: " + std::to_string(lastOps_) + " of " + std::to_string(round.pushPending) +
-                           " operations sent";
+        std::string text =
+            "push: " + std::to_string(lastOps_) + " of " + std::to_string(round.pushPending) + " operations sent";
         if (num(d, "uploadBytesTotal") > 0)
           text += ", uploads " + megabytes(num(d, "uploadedBytes")) + " of " + megabytes(num(d, "uploadBytesTotal")) +
                   " MB";
@@ -224,10 +225,10 @@ int syncNow(const Args& args, const ApiClient& api) {
   } else if (session != "active") {
     code = kNotSignedIn;
     outcome = "not_signed_in";
-    message = session == "mfa_pending" ? "the sign-in waits for the MFA code: `fieldagent login --code CODE`"
-                                       : "not signed in (" + session +
-                                             (str(d, "sessionError").empty() ? "" : ": " + str(d, "sessionError")) +
-                                             "): `fieldagent login`";
+    message = session == "mfa_pending"
+                  ? "the sign-in waits for the MFA code: `fieldagent login --code CODE`"
+                  : "not signed in (" + session +
+                        (str(d, "sessionError").empty() ? "" : ": " + str(d, "sessionError")) + "): `fieldagent login`";
   } else if ((!pull.empty() && pull != "ok") || (!push.empty() && push != "ok")) {
     code = kFailed;
     outcome = "failed";

@@ -100,7 +100,8 @@ class TerminalRun {
   bool waitFor(const std::string& text, std::chrono::seconds limit = std::chrono::seconds(60)) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (screen_.find(text) == std::string::npos) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return false;
       pollfd p{master_, POLLIN, 0};
       if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -253,8 +254,8 @@ TEST_CASE("fieldagent login answers an SMS challenge with --code and reports a w
   AgentProcess agent(config, dir);
 
   // No terminal: the password comes on stdin; the code is not known yet, so login stops there.
-  auto first = runCli(dir, {"login", "--config", config, "--username", user.username, "--password-stdin"},
-                      user.password + "\n");
+  auto first =
+      runCli(dir, {"login", "--config", config, "--username", user.username, "--password-stdin"}, user.password + "\n");
   INFO(first.out << first.err);
   CHECK(first.code == 6);
   CHECK_THAT(first.err, Catch::Contains("was sent to ***-***-1234"));
@@ -329,8 +330,9 @@ TEST_CASE("fieldagent sync --json follows the round and its summary matches the 
   auto scheduled = s.agent.call("GET", "/work-orders?status=scheduled").json();
   REQUIRE(scheduled["items"].size() >= 1);
   const std::string wo = scheduled["items"][0]["workOrderId"];
-  REQUIRE(s.agent.call("POST", "/work-orders/" + wo + "/status",
-                       json{{"status", "en_route"}, {"occurredAt", "2026-01-01T08:00:00Z"}}.dump())
+  REQUIRE(s.agent
+              .call("POST", "/work-orders/" + wo + "/status",
+                    json{{"status", "en_route"}, {"occurredAt", "2026-01-01T08:00:00Z"}}.dump())
               .status == 202);
 
   auto r = runCli(s.dir, {"sync", "--json", "--config", s.config});
@@ -371,15 +373,18 @@ TEST_CASE("fieldagent sync sends what was backing off and reports operations and
   REQUIRE(scheduled["items"].size() >= 1);
   const std::string wo = scheduled["items"][0]["workOrderId"];
   // Upstream answers 503 with a Retry-After of an hour: the agent's own push backs off.
-  REQUIRE(s.sim.admin("PUT", "/faults",
-                      {{"error503Share", 1.0}, {"retryAfterSeconds", 3600}, {"pathContains", "/work-orders/"}})
+  REQUIRE(s.sim
+              .admin("PUT", "/faults",
+                     {{"error503Share", 1.0}, {"retryAfterSeconds", 3600}, {"pathContains", "/work-orders/"}})
               .status == 200);
-  REQUIRE(s.agent.call("POST", "/work-orders/" + wo + "/status",
-                       json{{"status", "en_route"}, {"occurredAt", "2026-01-01T08:00:00Z"}}.dump())
+  REQUIRE(s.agent
+              .call("POST", "/work-orders/" + wo + "/status",
+                    json{{"status", "en_route"}, {"occurredAt", "2026-01-01T08:00:00Z"}}.dump())
               .status == 202);
   const std::size_t photoBytes = 300'000;
-  REQUIRE(s.agent.call("POST", "/work-orders/" + wo + "/attachments?kind=photo&fileName=meter.jpg",
-                       std::string(photoBytes, 'p'), {{"Content-Type", "image/jpeg"}})
+  REQUIRE(s.agent
+              .call("POST", "/work-orders/" + wo + "/attachments?kind=photo&fileName=meter.jpg",
+                    std::string(photoBytes, 'p'), {{"Content-Type", "image/jpeg"}})
               .status == 202);
   events.waitFor("sync", [](const json& d) { return d["phase"] == "push_done" && d["retried"].get<int>() >= 1; });
   REQUIRE(s.sim.admin("DELETE", "/faults").status == 200);
@@ -415,8 +420,9 @@ TEST_CASE("fieldagent sync prints plain lines and exits 3 when a conflict is lef
   const std::string wo = scheduled["items"][0]["workOrderId"];
   const std::string dispatcher = s.sim.login(s.sim.user("totp", "dispatch"));
   REQUIRE(s.sim.call("PATCH", "/work-orders/" + wo, dispatcher, json{{"status", "cancelled"}}).status == 200);
-  REQUIRE(s.agent.call("POST", "/work-orders/" + wo + "/status",
-                       json{{"status", "en_route"}, {"occurredAt", "2026-01-01T08:00:00Z"}}.dump())
+  REQUIRE(s.agent
+              .call("POST", "/work-orders/" + wo + "/status",
+                    json{{"status", "en_route"}, {"occurredAt", "2026-01-01T08:00:00Z"}}.dump())
               .status == 202);
 
   auto r = runCli(s.dir, {"sync", "--config", s.config});

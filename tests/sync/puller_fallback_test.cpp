@@ -142,9 +142,9 @@ TEST_CASE("delta pulls against an upstream ignoring technicianId and sort miss n
   const json window = {{"start", "2026-03-02T08:00:00Z"}, {"end", "2026-03-02T12:00:00Z"}};
   REQUIRE(f.sim.call("PATCH", "/work-orders/" + rescheduled, dispatcher, {{"appointmentWindow", window}}).status ==
           200);
-  REQUIRE(f.sim.call("PATCH", "/work-orders/" + reassigned, dispatcher,
-                     {{"assignedTechnicianIds", json::array({other})}})
-              .status == 200);
+  REQUIRE(
+      f.sim.call("PATCH", "/work-orders/" + reassigned, dispatcher, {{"assignedTechnicianIds", json::array({other})}})
+          .status == 200);
   REQUIRE(f.sim.call("PATCH", "/work-orders/" + gained, dispatcher, {{"assignedTechnicianIds", json::array({me})}})
               .status == 200);
 
