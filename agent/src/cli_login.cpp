@@ -245,6 +245,14 @@ int login(const Args& args, const ApiClient& api) {
     return finish(args, fail(posted->status < 500 ? kUsage : kFailed, "rejected",
                              "the agent refused the credentials: " + message));
   }
+  // Offline, the agent's loop does not try to sign in until coverage returns: say so now
+  // rather than after the timeout.
+  if (auto status = api.get("/agent/status");
+      status && status->contains("connectivity") && !(*status)["connectivity"].value("online", true)) {
+    return finish(args, fail(kOffline, "offline",
+                             "the device is offline: the credentials are stored and the agent signs in when it is "
+                             "back online"));
+  }
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
   for (;;) {
