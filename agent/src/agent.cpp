@@ -26,6 +26,98 @@ constexpr auto kPullRetry = 30s;
 
 }  // namespace
 
+// Sits between the upstream client and the real exchange and turns the calls of a pull or push
+// into "sync" events with phase "progress" (work-order pages read of those the first page
+// announced, work orders and reference documents read, operations sent, upload bytes), so a
+// terminal can draw a progress bar without the sync layer knowing about it. At most one event
+// per kProgressEvery, plus one for every work-order page, operation and upload chunk.
+class ProgressMeter final : public platform::HttpExchange {
+ public:
+  ProgressMeter(std::unique_ptr<platform::HttpExchange> inner, EventBus& events, platform::Clock& clock)
+      : inner_(std::move(inner)), events_(events), clock_(clock) {}
+
+  Result<platform::HttpResponse> exchange(const platform::HttpRequest& request) override {
+    auto answer = inner_->exchange(request);
+    if (answer && answer->status < 400) note(request, *answer);
+    return answer;
+  }
+
+  // A pull or push starts ("pull", "push"): counts from zero. An empty phase stops the events.
+  void begin(const std::string& phase) {
+    std::lock_guard lock(mutex_);
+    phase_ = phase;
+    counts_ = json{{"pages", 0},      {"pagesTotal", 0}, {"workOrders", 0},      {"reference", 0},
+                   {"operations", 0}, {"uploadedBytes", 0}, {"uploadBytesTotal", 0}};
+  }
+
+ private:
+  static constexpr auto kProgressEvery = std::chrono::milliseconds(250);
+
+  void note(const platform::HttpRequest& request, const platform::HttpResponse& response) {
+    auto split = platform::splitUrl(request.url);
+    if (!split) return;
+    std::string path = split->second.substr(0, split->second.find('?'));
+    std::lock_guard lock(mutex_);
+    if (phase_.empty()) return;
+    bool always = false;
+    const auto at = path.rfind("/work-orders");
+    const std::string rest = at == std::string::npos ? std::string() : path.substr(at + 12);
+    const auto add = [&](const char* key, std::int64_t n) { counts_[key] = counts_[key].get<std::int64_t>() + n; };
+    if (request.method == "GET" && at != std::string::npos && rest.empty()) {
+      add("pages", 1);
+      const auto read = counts_["pages"].get<std::int64_t>();
+      // The first page announces how many there are; a window read again (its total moved)
+      // counts its pages on top of those read before. Only those pages are parsed twice.
+      if (read == 1 || counts_["pagesTotal"].get<std::int64_t>() < read) {
+        const json page = json::parse(response.body, nullptr, false);
+        if (page.is_object() && page.contains("total") && page["total"].is_number_integer()) {
+          const auto total = page["total"].get<std::int64_t>();
+          const auto size = std::max<std::int64_t>(1, page.value("pageSize", std::int64_t{1}));
+          counts_["pagesTotal"] = read - 1 + std::max<std::int64_t>(1, (total + size - 1) / size);
+        }
+      }
+      always = true;
+    } else if (request.method == "GET" && at != std::string::npos && rest.size() > 1 &&
+               rest.find('/', 1) == std::string::npos) {
+      add("workOrders", 1);
+    } else if (request.method == "GET") {
+      add("reference", 1);
+    } else if (request.method == "POST" && at != std::string::npos) {
+      // status, consumptions, assignments, attachments: one operation each; not the upload's
+      // own follow-ups (upload-url, complete).
+      const auto slash = rest.find('/', 1);
+      const std::string what = slash == std::string::npos ? std::string() : rest.substr(slash + 1);
+      if (what == "status" || what == "consumptions" || what == "assignments" || what == "attachments") {
+        add("operations", 1);
+        always = true;
+        if (what == "attachments") {
+          const json body = json::parse(request.body, nullptr, false);
+          if (body.is_object() && body.contains("sizeBytes") && body["sizeBytes"].is_number_integer())
+            add("uploadBytesTotal", body["sizeBytes"].get<std::int64_t>());
+        }
+      }
+    } else if (request.method == "PATCH" && at == std::string::npos) {
+      add("uploadedBytes", static_cast<std::int64_t>(request.body.size()));  // a tus chunk
+      always = true;
+    }
+    const auto now = clock_.monotonic();
+    if (!always && now - lastEvent_ < kProgressEvery) return;
+    lastEvent_ = now;
+    json data = counts_;
+    data["phase"] = "progress";
+    data["step"] = phase_;
+    events_.publish("sync", std::move(data));
+  }
+
+  std::unique_ptr<platform::HttpExchange> inner_;
+  EventBus& events_;
+  platform::Clock& clock_;
+  std::mutex mutex_;
+  std::string phase_;
+  json counts_ = json::object();
+  platform::MonoTime lastEvent_{};
+};
+
 Agent::Agent(Config config, platform::Clock& clock, platform::Connectivity& connectivity,
              platform::Entropy& entropy)
     : config_(std::move(config)), clock_(clock), connectivity_(connectivity), entropy_(entropy) {}
@@ -62,7 +154,9 @@ Result<std::unique_ptr<Agent>> Agent::open(const Config& config, platform::Clock
     exchange = std::make_unique<platform::PocoHttpExchange>(platform::HttpOptions{},
                                                             platform::sessionFactory(transport));
   }
-  a->exchange_ = std::move(exchange);
+  auto meter = std::make_unique<ProgressMeter>(std::move(exchange), a->events_, clock);
+  a->progress_ = meter.get();
+  a->exchange_ = std::move(meter);
   std::string integrationToken = config.upstreamIntegrationToken;
   if (integrationToken.empty()) {
     if (auto stored = a->secrets_->get(storage::secret::kIntegrationToken); stored && *stored)
@@ -108,9 +202,9 @@ void Agent::stop() {
 }
 
 void Agent::requestSync() {
+  ++syncRequests_;
   syncRequested_ = true;
-  // Someone asked for a sync now (the technician, or a new sign-in): what is backing off is
-  // tried now too, as when connectivity returns.
+  // "Sync now" means now: what is backing off goes in this round, as when coverage returns.
   retryNow_ = true;
   wakeup_.notify();
 }
@@ -217,12 +311,15 @@ void Agent::pullIfDue() {
     if (!syncRequested_ && nextPull_ && now < *nextPull_) return;
   }
   events_.publish("sync", {{"phase", "pull_started"}});
+  progress_->begin("pull");
   auto report = puller_->pull();
+  progress_->begin("");
   ++metrics_.pulls;
   std::lock_guard lock(stateMutex_);
   lastPullAt_ = clock_.now();
   if (report) {
     lastPullOutcome_ = "ok";
+    roundPull_ = "ok";
     nextPull_ = now + config_.pullInterval;
     events_.publish("sync", {{"phase", "pull_done"},
                              {"prime", report->prime},
@@ -232,6 +329,7 @@ void Agent::pullIfDue() {
   } else {
     ++metrics_.pullFailures;
     lastPullOutcome_ = report.error().code + ": " + report.error().message;
+    roundPull_ = lastPullOutcome_;
     nextPull_ = now + std::min<std::chrono::seconds>(config_.pullInterval, kPullRetry);
     events_.publish("sync", {{"phase", "pull_failed"}, {"error", report.error().code}, {"message", report.error().message}});
   }
@@ -253,7 +351,9 @@ void Agent::push() {
   if (!counts || counts->byState[storage::OpState::pending] == 0) return;
   if (auto ready = store_->readyOperations(clock_.now(), 1); !ready || ready->empty()) return;
   events_.publish("sync", {{"phase", "push_started"}, {"pending", counts->byState[storage::OpState::pending]}});
+  progress_->begin("push");
   auto report = pusher_->drain();
+  progress_->begin("");
   ++metrics_.drains;
   std::lock_guard lock(stateMutex_);
   lastPushAt_ = clock_.now();
@@ -263,6 +363,8 @@ void Agent::push() {
     metrics_.opsRejected += static_cast<std::uint64_t>(report->rejected);
     metrics_.opsConflicts += static_cast<std::uint64_t>(report->conflicts);
     lastPushOutcome_ = "ok";
+    roundPush_ = report->retried > 0 ? "retry: " + std::to_string(report->retried) + " operations wait for another attempt"
+                                     : "ok";
     events_.publish("sync", {{"phase", "push_done"},
                              {"sent", report->sent},
                              {"done", report->done},
@@ -271,6 +373,7 @@ void Agent::push() {
                              {"conflicts", report->conflicts}});
   } else {
     lastPushOutcome_ = report.error().code + ": " + report.error().message;
+    roundPush_ = lastPushOutcome_;
     events_.publish("sync", {{"phase", "push_failed"}, {"error", report.error().code}, {"message", report.error().message}});
   }
 }
@@ -333,6 +436,16 @@ void Agent::checkSla() {
 }
 
 void Agent::runRound() {
+  // The sync requests this round serves: those made before it started. One made while it runs
+  // keeps syncRequested_ set for the next round.
+  const std::uint64_t serving = syncRequests_.load();
+  const bool requested = serving > syncServed_.load();
+  if (requested) events_.publish("sync", {{"phase", "round_started"}, {"serving", serving}});
+  {
+    std::lock_guard lock(stateMutex_);
+    roundPull_.clear();
+    roundPush_.clear();
+  }
   const auto state = connectivity_.current();
   if (state.online != wasOnline_) {
     wasOnline_ = state.online;
@@ -341,20 +454,45 @@ void Agent::runRound() {
   // The SLA clock is the device's: it runs offline too.
   checkSla();
   if (!state.online) {
-    syncRequested_ = false;
+    syncRequested_ = syncRequests_.load() != serving;
+    if (requested) roundDone(serving, false);
     return;
   }
   ensureSession();
   if (session_->status().state == sync::SessionState::active) {
     pullIfDue();
     push();
-    syncRequested_ = false;
+    syncRequested_ = syncRequests_.load() != serving;
   }
   announceParked();
+  if (requested) roundDone(serving, true);
   std::lock_guard lock(stateMutex_);
   storage::SyncRun run{clock_.now(), clock_.now(), lastPushOutcome_.empty() ? lastPullOutcome_ : lastPushOutcome_,
                        "pull: " + lastPullOutcome_ + "; push: " + lastPushOutcome_};
   if (!lastPullOutcome_.empty()) (void)store_->recordSyncRun(run);
+}
+
+// Tells whoever asked for the round (fieldagent sync, an app) how it went.
+void Agent::roundDone(std::uint64_t served, bool online) {
+  const auto s = session_->status();
+  json data = {{"phase", "round_done"},
+               {"served", served},
+               {"online", online},
+               {"session", sync::toString(s.state)}};
+  if (!s.lastError.empty()) data["sessionError"] = s.lastError;
+  {
+    std::lock_guard lock(stateMutex_);
+    data["pull"] = roundPull_.empty() ? json(nullptr) : json(roundPull_);
+    data["push"] = roundPush_.empty() ? json(nullptr) : json(roundPush_);
+  }
+  if (auto counts = store_->outboxCounts()) {
+    data["pending"] = counts->byState[storage::OpState::pending];
+    data["rejected"] = counts->byState[storage::OpState::rejected];
+    data["conflict"] = counts->byState[storage::OpState::conflict];
+  }
+  if (auto open = store_->listConflicts(true)) data["openConflicts"] = open->size();
+  syncServed_ = served;
+  events_.publish("sync", std::move(data));
 }
 
 json Agent::status() {
@@ -383,6 +521,7 @@ json Agent::status() {
     }
   }
   out["outbox"] = queue;
+  out["sync"] = {{"requested", syncRequests_.load()}, {"served", syncServed_.load()}};
   if (auto open = store_->listConflicts(true)) out["openConflicts"] = open->size();
   std::lock_guard lock(stateMutex_);
   out["lastPull"] = {{"at", lastPullAt_ ? json(platform::formatIso8601(*lastPullAt_)) : json(nullptr)},

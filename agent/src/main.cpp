@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli_commands.hpp"
 #include "fieldagent/agent/agent.hpp"
 #include "fieldagent/agent/config.hpp"
 #include "fieldagent/agent/local_api.hpp"
@@ -33,34 +34,18 @@ int usage() {
                "       fieldagent work-orders [list [--status S] | show ID] [--json] [--config FILE]\n"
                "       fieldagent outbox [--state S] [--json] [--config FILE]\n"
                "       fieldagent conflicts [--json] [--config FILE]\n"
+               "       fieldagent login [--username U] [--password-file F | --password-stdin]\n"
+               "                        [--totp-secret-file F | --keep-totp-secret] [--code CODE]\n"
+               "                        [--timeout S] [--json] [--config FILE]\n"
+               "       fieldagent sync [--timeout S] [--json] [--config FILE]\n"
+               "login also reads FIELDAGENT_USERNAME, FIELDAGENT_PASSWORD, FIELDAGENT_TOTP_SECRET and\n"
+               "FIELDAGENT_MFA_CODE, and asks on a terminal for what is missing (docs/agent.md).\n"
                "The config file may also come from FIELDAGENT_CONFIG; settings from FIELDAGENT_* variables\n"
                "(docs/configuration.md).\n");
   return 2;
 }
 
-struct Args {
-  std::string command;
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> options;
-  bool json = false;
-};
-
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s == "--json") {
-      a.json = true;
-    } else if (s.rfind("--", 0) == 0 && i + 1 < argc) {
-      a.options[s.substr(2)] = argv[++i];
-    } else if (a.command.empty()) {
-      a.command = s;
-    } else {
-      a.positional.push_back(s);
-    }
-  }
-  return a;
-}
+using cli::Args;
 
 Result<agent::Config> config(const Args& args) {
   std::string file;
@@ -69,7 +54,11 @@ Result<agent::Config> config(const Args& args) {
   } else if (const char* env = std::getenv("FIELDAGENT_CONFIG")) {
     file = env;
   }
-  return agent::loadConfig(file, agent::processEnvironment());
+  // login's own FIELDAGENT_* variables are not settings of the config.
+  auto environment = agent::processEnvironment();
+  for (auto it = environment.begin(); it != environment.end();)
+    it = cli::isClientVariable(it->first) ? environment.erase(it) : std::next(it);
+  return agent::loadConfig(file, environment);
 }
 
 int run(const Args& args) {
@@ -163,38 +152,10 @@ int checkConfig(const Args& args) {
 
 // ---- the terminal client -------------------------------------------------------------------
 
-struct Client {
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 0;
-  std::string token;
-
-  Result<json> get(const std::string& path) {
-    try {
-      Poco::Net::HTTPClientSession session(host, port);
-      Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path, Poco::Net::HTTPMessage::HTTP_1_1);
-      request.set("Authorization", "Bearer " + token);
-      session.sendRequest(request);
-      Poco::Net::HTTPResponse response;
-      std::istream& in = session.receiveResponse(response);
-      std::stringstream body;
-      body << in.rdbuf();
-      json doc = json::parse(body.str(), nullptr, false);
-      if (response.getStatus() >= 400)
-        return makeError("api", std::to_string(response.getStatus()) + " " +
-                                    (doc.is_object() ? doc.value("message", body.str()) : body.str()));
-      if (doc.is_discarded()) return makeError("api", "the agent answered something that is not JSON");
-      return doc;
-    } catch (const Poco::Exception& e) {
-      return makeError("unreachable", "cannot reach the agent at " + host + ":" + std::to_string(port) + ": " +
-                                          e.displayText() + " (is `fieldagent run` running?)");
-    }
-  }
-};
-
-Result<Client> client(const Args& args) {
+Result<cli::ApiClient> client(const Args& args) {
   auto cfg = config(args);
   if (!cfg) return cfg.error();
-  Client c;
+  cli::ApiClient c;
   c.host = cfg->localApiBind == "localhost" ? "127.0.0.1" : cfg->localApiBind;
   c.port = static_cast<std::uint16_t>(cfg->localApiPort);
   if (c.port == 0) {
@@ -230,12 +191,14 @@ int show(const Result<json>& r, bool asJson, const std::function<void(const json
   return 0;
 }
 
-int cli(const Args& args) {
+int client_command(const Args& args) {
   auto c = client(args);
   if (!c) {
     std::fprintf(stderr, "fieldagent: %s\n", c.error().message.c_str());
     return 1;
   }
+  if (args.command == "login") return cli::login(args, *c);
+  if (args.command == "sync") return cli::syncNow(args, *c);
   if (args.command == "status") {
     return show(c->get("/agent/status"), args.json, [](const json& s) {
       std::printf("session      %s %s\n", str(s["session"], "state").c_str(), str(s["session"], "userId").c_str());
@@ -298,11 +261,15 @@ int cli(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Args args = parse(argc, argv);
+  Args args = cli::parseArgs(argc, argv);
+  if (!args.error.empty()) {
+    std::fprintf(stderr, "fieldagent: %s\n", args.error.c_str());
+    return usage();
+  }
   if (args.command == "run") return run(args);
   if (args.command == "check-config") return checkConfig(args);
   if (args.command == "status" || args.command == "work-orders" || args.command == "outbox" ||
-      args.command == "conflicts")
-    return cli(args);
+      args.command == "conflicts" || args.command == "login" || args.command == "sync")
+    return client_command(args);
   return usage();
 }

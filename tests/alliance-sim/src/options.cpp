@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace fieldagent::sim {
@@ -56,6 +57,9 @@ Usage: alliance-sim [options]
   --latency-ms MS       delay added before every response
   --fault-path TEXT     inject faults only into requests whose path contains TEXT
   --fault-seed N        seed of the fault dice (default 1)
+  --ignore-query LIST   comma-separated [ext] parameters of GET /work-orders to ignore,
+                        as an upstream without them would: technicianId (answers every
+                        work order), sort (answers in work-order id order)
   --freeze-clock ISO    freeze the server clock at ISO 8601 time, or "now"
   --clock-shift SECONDS shift the server clock (negative: back)
   --verbose             log every request to stderr
@@ -142,6 +146,17 @@ Result<SimOptions> parseOptions(const std::vector<std::string>& args) {
       auto v = parseInt<std::uint64_t>(flag, value, 0, UINT64_MAX);
       if (!v) return v.error();
       o.sim.faultSeed = *v;
+    } else if (flag == "--ignore-query") {
+      std::size_t start = 0;
+      while (start <= value.size()) {
+        const std::size_t comma = std::min(value.find(',', start), value.size());
+        const std::string name = value.substr(start, comma - start);
+        if (name != "technicianId" && name != "sort") {
+          return makeError("usage", "--ignore-query takes technicianId and/or sort, comma-separated; got '" + name + "'");
+        }
+        o.sim.ignoredWorkOrderQuery.insert(name);
+        start = comma + 1;
+      }
     } else if (flag == "--freeze-clock") {
       o.freezeClockAt = value;
     } else if (flag == "--clock-shift") {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,6 +87,9 @@ struct SimConfig {
   int maxChunkBytes = 4 << 20;
   FaultPlan faults;
   std::uint64_t faultSeed = 1;
+  // --ignore-query: [ext] query parameters of GET /work-orders that the sim ignores, as an
+  // upstream without those features would ("technicianId", "sort").
+  std::set<std::string> ignoredWorkOrderQuery;
 };
 
 class Simulator {

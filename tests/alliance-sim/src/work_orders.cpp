@@ -156,10 +156,15 @@ HttpReply Simulator::listWorkOrders(Request& req) {
   filter(req.timeParam("slaDueTo"), "sla_due_at <= ?");
   filter(req.timeParam("updatedFrom"), "updated_at >= ?");
   filter(req.timeParam("updatedTo"), "updated_at <= ?");
-  filter(req.param("technicianId"),
-         "work_order_id IN (SELECT work_order_id FROM work_order_technicians WHERE technician_id = ?)");
+  // With --ignore-query the sim behaves as an upstream that does not know these [ext]
+  // parameters: it answers as if they were absent (all work orders, in its natural order).
+  const auto& ignored = config_.ignoredWorkOrderQuery;
+  if (ignored.count("technicianId") == 0) {
+    filter(req.param("technicianId"),
+           "work_order_id IN (SELECT work_order_id FROM work_order_technicians WHERE technician_id = ?)");
+  }
   std::string order = " ORDER BY work_order_id";
-  if (auto sort = req.param("sort")) {
+  if (auto sort = ignored.count("sort") == 0 ? req.param("sort") : std::nullopt) {
     if (*sort != "updatedAt") {
       throw HttpError{400, "invalid_request", "sort supports only updatedAt", json{{"parameter", "sort"}}};
     }

@@ -67,3 +67,19 @@ TEST_CASE("TOTP matches the RFC 6238 SHA-1 test vectors", "[totp]") {
   CHECK(fieldagent::testing::totpCodeFromBase32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 1111111109) == "081804");
   CHECK_FALSE(fieldagent::testing::totpCodeFromBase32("not base32!", 59).has_value());
 }
+
+TEST_CASE("the ignore-query flag takes technicianId and sort and nothing else", "[options]") {
+  auto both = parseOptions({"--ignore-query", "technicianId,sort"});
+  REQUIRE(both.ok());
+  CHECK(both->sim.ignoredWorkOrderQuery == std::set<std::string>{"technicianId", "sort"});
+  auto one = parseOptions({"--ignore-query", "sort"});
+  REQUIRE(one.ok());
+  CHECK(one->sim.ignoredWorkOrderQuery == std::set<std::string>{"sort"});
+  CHECK(parseOptions({})->sim.ignoredWorkOrderQuery.empty());
+  for (const char* bad : {"status", "sort,", "", "technicianid"}) {
+    auto r = parseOptions({"--ignore-query", bad});
+    INFO(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.error().message, Catch::Contains("--ignore-query"));
+  }
+}

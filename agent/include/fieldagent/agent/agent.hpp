@@ -43,6 +43,9 @@ struct Metrics {
       opsConflicts{0}, apiRequests{0}, apiErrors{0}, slaAtRisk{0};
 };
 
+// Counts upstream calls of a sync round for the "progress" events (agent.cpp).
+class ProgressMeter;
+
 class Agent {
  public:
   // Opens everything the config names. Errors carry the failing part ("store: ...", "secrets:
@@ -59,7 +62,9 @@ class Agent {
   void start();
   void stop();
 
-  // Wakes the sync loop: pull and push now.
+  // Wakes the sync loop: pull and push now. Requests are numbered (status()["sync"]
+  // ["requested"]); the round that serves one publishes a "sync" event with phase "round_done"
+  // and "served" at least that number.
   void requestSync();
   // Wakes the sync loop to push what a local write just queued.
   void localWriteRecorded();
@@ -94,6 +99,7 @@ class Agent {
   void pullIfDue();
   void push();
   void announceParked();
+  void roundDone(std::uint64_t served, bool online);
   void checkSla();
   void onConnectivity(const platform::ConnectivityState& state);
 
@@ -122,12 +128,15 @@ class Agent {
   std::atomic<bool> syncRequested_{true};
   std::atomic<bool> retryNow_{false};
   std::atomic<bool> signInWanted_{true};
+  std::atomic<std::uint64_t> syncRequests_{0}, syncServed_{0};
+  ProgressMeter* progress_ = nullptr;  // owned through exchange_
   std::shared_ptr<void> connectivitySubscription_;
 
   std::mutex stateMutex_;  // what status() reports, written by the loop
   std::optional<platform::MonoTime> nextPull_;
   std::optional<platform::WallTime> lastPullAt_, lastPushAt_;
   std::string lastPullOutcome_, lastPushOutcome_;
+  std::string roundPull_, roundPush_;  // this round's outcomes ("" when it did not pull / push)
   platform::MonoTime nextSlaCheck_{};
   std::set<std::string> slaAnnounced_;
   std::set<std::int64_t> conflictsAnnounced_, rejectionsAnnounced_;
