@@ -11,6 +11,7 @@
 #include <Poco/Net/NameValueCollection.h>
 #include <Poco/Net/PartHandler.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
 #include <Poco/URI.h>
 
 #include <istream>
@@ -727,7 +728,71 @@ class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
   AppIdempotency& idempotency_;
 };
 
+// A request and its response in memory, for LocalApi::handle(): what HTTPServerRequestImpl
+// and HTTPServerResponseImpl are over a socket.
+class MemoryResponse final : public HTTPServerResponse {
+ public:
+  void sendContinue() override {}
+  std::ostream& send() override {
+    sent_ = true;
+    return out_;
+  }
+  void sendFile(const std::string&, const std::string&) override { sent_ = true; }
+  void sendBuffer(const void* buffer, std::size_t length) override {
+    sent_ = true;
+    out_.write(static_cast<const char*>(buffer), static_cast<std::streamsize>(length));
+  }
+  void redirect(const std::string& uri, HTTPStatus status) override {
+    setStatus(status);
+    set("Location", uri);
+    sent_ = true;
+  }
+  void requireAuthentication(const std::string&) override { setStatus(HTTP_UNAUTHORIZED); }
+  bool sent() const override { return sent_; }
+  std::string body() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+  bool sent_ = false;
+};
+
+class MemoryRequest final : public HTTPServerRequest {
+ public:
+  MemoryRequest(std::istream& body, MemoryResponse& response)
+      : body_(body), response_(response), params_(new Poco::Net::HTTPServerParams) {}
+  std::istream& stream() override { return body_; }
+  const Poco::Net::SocketAddress& clientAddress() const override { return address_; }
+  const Poco::Net::SocketAddress& serverAddress() const override { return address_; }
+  const Poco::Net::HTTPServerParams& serverParams() const override { return *params_; }
+  HTTPServerResponse& response() const override { return response_; }
+  bool secure() const override { return false; }
+
+ private:
+  std::istream& body_;
+  MemoryResponse& response_;
+  Poco::Net::HTTPServerParams::Ptr params_;
+  Poco::Net::SocketAddress address_{"127.0.0.1", 0};
+};
+
 }  // namespace
+
+std::unique_ptr<LocalApi> LocalApi::detached(Agent& agent, std::string token) {
+  return std::unique_ptr<LocalApi>(new LocalApi(agent, std::move(token)));
+}
+
+Result<LocalReply> LocalApi::handle(const std::string& raw) {
+  std::istringstream in(raw);
+  MemoryResponse response;
+  MemoryRequest request(in, response);
+  try {
+    request.read(in);  // request line and headers; the body is what follows
+  } catch (const Poco::Exception& e) {
+    return makeError("bad_request", "malformed request: " + e.displayText());
+  }
+  ApiHandler handler(agent_, token_, *idempotency_);
+  handler.handleRequest(request, response);
+  return LocalReply{static_cast<int>(response.getStatus()), response.getContentType(), response.body()};
+}
 
 LocalApi::LocalApi(Agent& agent, std::string token)
     : agent_(agent),
