@@ -225,7 +225,9 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
       response.sendBuffer(reply.body.get_ref<const std::string&>().data(), reply.body.get_ref<const std::string&>().size());
       return;
     }
-    std::string text = reply.body.dump();
+    // Replies echo what the request carried (a percent-decoded path, an id); bytes that are not
+    // UTF-8 are replaced rather than let dump() throw and leave the client without an answer.
+    std::string text = reply.body.dump(-1, ' ', false, json::error_handler_t::replace);
     response.setContentType("application/json");
     response.sendBuffer(text.data(), text.size());
   }
@@ -534,7 +536,9 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
       streamed = streamAttachment(spec, request.stream());
     }
     if (!streamed) return fromError(streamed.error());
-    auto& [writer, hash] = *streamed;
+    // Named references, not a structured binding: clang before 16 cannot capture one.
+    storage::AttachmentWriter& writer = streamed->first;
+    const std::string& hash = streamed->second;
     return idempotent(request, hash, [&]() -> Reply {
       auto finished = writer.finish();
       if (!finished) return fromError(finished.error());

@@ -8,6 +8,8 @@
 //   d  base64 / hex / base32 text (Upload-Checksum, TOTP)       -> platform::*Decode
 //   e  tus answers to HEAD and PATCH (Upload-Offset, 409, 460,   -> sync::tusSend over a stored
 //      Retry-After, Date ...), raw HTTP responses split by "%%"    3000-byte attachment
+//   g  an HTTP date (Date, Last-Modified; three forms)          -> platform::parseHttpDate
+//   h  a base URL (upstream.baseUrl, the agent's API URL)       -> platform::parseBaseUrl
 //   f  the whole upload: slot (upload.url, expiresAt,            -> sync::Uploader::send
 //      maxChunkBytes), tus HEAD/PATCH, complete, as raw HTTP
 //      responses split by "%%"
@@ -17,6 +19,7 @@
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/platform/encoding.hpp"
+#include "fieldagent/platform/http_transport.hpp"
 #include "fieldagent/platform/keystore.hpp"
 #include "fieldagent/storage/store.hpp"
 #include "fieldagent/sync/answer.hpp"
@@ -132,6 +135,31 @@ void encodings(const std::string& text) {
   if (auto b = platform::base32Decode(text)) FUZZ_CHECK(platform::base32Decode(platform::base32Encode(*b)) == *b);
 }
 
+void httpDate(const std::string& text) {
+  auto t = platform::parseHttpDate(text);
+  if (!t) return;
+  // A date it accepts is one the rest of the agent can write and read back.
+  platform::WallTime again;
+  FUZZ_CHECK(platform::parseIso8601(platform::formatIso8601(*t), again));
+  FUZZ_CHECK(again == std::chrono::floor<std::chrono::seconds>(*t));
+}
+
+void baseUrl(const std::string& text) {
+  auto base = platform::parseBaseUrl(text);
+  if (!base) {
+    FUZZ_CHECK(!base.error().message.empty());
+    return;
+  }
+  FUZZ_CHECK(base->scheme == "http" || base->scheme == "https");
+  FUZZ_CHECK(!base->host.empty() && base->port != 0);
+  FUZZ_CHECK(base->pathPrefix.empty() || (base->pathPrefix.front() == '/' && base->pathPrefix.back() != '/'));
+  (void)base->loopback();
+  // What it prints reads back as the same URL.
+  auto again = platform::parseBaseUrl(base->toString());
+  FUZZ_CHECK(again.ok());
+  FUZZ_CHECK(again->toString() == base->toString());
+}
+
 void tus(const std::string& script, std::size_t chunk) {
   fuzz::ScriptedExchange http;
   http.script(fuzz::sections(script));
@@ -201,12 +229,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
     case 'f': upload(text); break;
+    case 'g': httpDate(text); break;
+    case 'h': baseUrl(text); break;
     default: {
       // Anything else: every parser gets the text.
       retryAfter(text);
       iso8601(text);
       url(text);
       encodings(text);
+      httpDate(text);
+      baseUrl(text);
       break;
     }
   }
