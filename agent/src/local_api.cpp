@@ -296,15 +296,21 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
   }
 
   Reply route(HTTPServerRequest& request, HTTPServerResponse& response) {
-    Poco::URI uri(request.getURI());
-    const auto parts = split(uri.getPath());
-    std::map<std::string, std::string> query;
-    for (const auto& [k, v] : uri.getQueryParameters()) query[k] = v;
-    const std::string method = request.getMethod();
-
     if (!authorised(request)) {
       return error(401, "unauthorized", "missing or wrong bearer token (see the agent's api-token file)");
     }
+    // A target Poco cannot decode ("/a%%b", "%zz") is the client's mistake, not ours (fuzzing
+    // found it answered 500).
+    Poco::URI uri;
+    std::map<std::string, std::string> query;
+    try {
+      uri = Poco::URI(request.getURI());
+      for (const auto& [k, v] : uri.getQueryParameters()) query[k] = v;
+    } catch (const Poco::Exception& e) {
+      return error(400, "bad_request", "malformed request target: " + e.displayText());
+    }
+    const auto parts = split(uri.getPath());
+    const std::string method = request.getMethod();
     if (parts.size() == 1 && parts[0] == "health" && method == "GET") return {200, {{"status", "ok"}}};
     if (parts.size() == 1 && parts[0] == "metrics" && method == "GET") return metrics();
     if (!parts.empty() && parts[0] == "work-orders") return workOrders(request, parts, query, method);
