@@ -118,6 +118,15 @@ std::vector<std::string> split(const std::string& path) {
   return out;
 }
 
+bool validUtf8(const std::string& text) {
+  try {
+    (void)json(text).dump();
+    return true;
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
 Result<int> intParam(const std::map<std::string, std::string>& q, const std::string& name, int def, int lo, int hi) {
   auto it = q.find(name);
   if (it == q.end()) return def;
@@ -309,6 +318,12 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     } catch (const Poco::Exception& e) {
       return error(400, "bad_request", "malformed request target: " + e.displayText());
     }
+    // Ids, keys and query values end up in JSON (the store, the idempotency file, upstream),
+    // which holds UTF-8 only: anything else is refused here, before it can make a dump() throw
+    // after a write was recorded (found by fuzzing).
+    bool utf8 = validUtf8(uri.getPath()) && validUtf8(request.get("Idempotency-Key", ""));
+    for (const auto& [k, v] : query) utf8 = utf8 && validUtf8(k) && validUtf8(v);
+    if (!utf8) return error(400, "bad_request", "the path, query and Idempotency-Key must be UTF-8");
     const auto parts = split(uri.getPath());
     const std::string method = request.getMethod();
     if (parts.size() == 1 && parts[0] == "health" && method == "GET") return {200, {{"status", "ok"}}};
@@ -791,14 +806,26 @@ std::unique_ptr<LocalApi> LocalApi::detached(Agent& agent, std::string token) {
 }
 
 Result<LocalReply> LocalApi::handle(const std::string& raw) {
-  std::istringstream in(raw);
+  std::istringstream head(raw);
+  std::istringstream body;
   MemoryResponse response;
-  MemoryRequest request(in, response);
+  MemoryRequest request(body, response);
+  std::string rest;
   try {
-    request.read(in);  // request line and headers; the body is what follows
+    request.read(head);  // request line and headers; the body is what follows
+    const auto at = head.tellg();
+    rest = at < 0 ? std::string() : raw.substr(static_cast<std::size_t>(at));
+    // As the server's request does: the body is Content-Length bytes, a malformed length is
+    // refused before any handler runs.
+    if (request.hasContentLength()) {
+      const auto length = request.getContentLength64();
+      if (length < 0) return makeError("bad_request", "malformed request: negative Content-Length");
+      if (static_cast<std::uint64_t>(length) < rest.size()) rest.resize(static_cast<std::size_t>(length));
+    }
   } catch (const Poco::Exception& e) {
     return makeError("bad_request", "malformed request: " + e.displayText());
   }
+  body.str(rest);
   ApiHandler handler(agent_, token_, *idempotency_);
   handler.handleRequest(request, response);
   return LocalReply{static_cast<int>(response.getStatus()), response.getContentType(), response.body()};
