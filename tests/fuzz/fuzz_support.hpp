@@ -104,12 +104,28 @@ inline void quietLogs() { Poco::Logger::root().setLevel(0); }
 
 // A fresh scratch folder for one fuzzer process: /dev/shm when it exists (SQLite and file
 // writes at memory speed), else the temp folder.
+// Folders of earlier runs whose process is gone (a crash ends a run without its cleanup) are
+// removed first; this run's folder goes when the process exits.
 inline std::filesystem::path scratchDir(const char* name) {
   std::filesystem::path base = std::filesystem::exists("/dev/shm") ? std::filesystem::path("/dev/shm")
                                                                     : std::filesystem::temp_directory_path();
-  auto dir = base / (std::string("fieldagent-") + name + "-" + std::to_string(::getpid()));
+  const std::string prefix = std::string("fieldagent-") + name + "-";
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator(base, ignored)) {
+    const std::string leaf = entry.path().filename().string();
+    if (leaf.rfind(prefix, 0) != 0) continue;
+    const std::string pid = leaf.substr(prefix.size());
+    if (!pid.empty() && !std::filesystem::exists("/proc/" + pid)) std::filesystem::remove_all(entry.path(), ignored);
+  }
+  auto dir = base / (prefix + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  static std::filesystem::path atExit;
+  atExit = dir;
+  std::atexit([] {
+    std::error_code e;
+    std::filesystem::remove_all(atExit, e);
+  });
   return dir;
 }
 
