@@ -64,7 +64,16 @@ inline fieldagent::Result<fieldagent::platform::HttpResponse> parseResponse(cons
     return fieldagent::makeError("transport", "malformed response head: " + e.displayText());
   }
   fieldagent::platform::HttpResponse response;
-  response.status = static_cast<int>(res.getStatus());
+  // The status as Poco read it (the second word of the status line, which Poco just accepted
+  // as a number of at most 3 digits), not through res.getStatus(): Poco returns it as an enum
+  // declared up to 511, and a "600" there is undefined behaviour that both g++'s and clang's
+  // UBSan report (PocoHttpExchange has it too; see docs/reliability.md).
+  {
+    std::istringstream statusLine(raw.substr(0, raw.find('\n')));
+    std::string version, code;
+    statusLine >> version >> code;
+    response.status = static_cast<int>(std::strtol(code.c_str(), nullptr, 10));
+  }
   response.reason = res.getReason();
   for (const auto& [name, value] : res) response.headers.emplace_back(name, value);
   std::ostringstream rest;
