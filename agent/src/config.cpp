@@ -247,6 +247,13 @@ Result<Config> loadConfig(const std::filesystem::path& file, const std::map<std:
     json v;
     if (key->kind == "string") {
       v = value;
+      // The settings are printed and sent upstream as JSON, which holds UTF-8 only: a value
+      // that is not would make dump() throw later (found by fuzzing).
+      try {
+        (void)v.dump();
+      } catch (const json::exception&) {
+        return makeError("config", "environment " + name + " (" + key->path + "): not valid UTF-8");
+      }
     } else {
       v = json::parse(value, nullptr, false);
       if (v.is_discarded()) return makeError("config", "environment " + name + " (" + key->path + "): not valid JSON");

@@ -134,6 +134,9 @@ bool parseIso8601(const std::string& s, WallTime& out) {
     return false;
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
+  // A WallTime counts nanoseconds in 64 bits: years 1678 to 2261 only. Outside a margin of
+  // those the sum below overflowed (found by fuzzing); no upstream time is that far off.
+  if (y < 1700 || y > 2200) return false;
   std::size_t pos = 19;
   std::chrono::nanoseconds frac{0};
   if (pos < s.size() && s[pos] == '.') {

@@ -29,7 +29,8 @@ Result<std::pair<Origin, std::string>> splitUrl(const std::string& url) {
     }
     if (uri.getHost().empty()) return makeError("bad_url", "'" + url + "' has no host");
     std::string target = uri.getPathEtc();
-    if (target.empty()) target = "/";
+    // "http://host?x=1" has no path: the request target is "/?x=1", never "?x=1".
+    if (target.empty() || target.front() != '/') target.insert(0, "/");
     return std::make_pair(Origin{uri.getScheme(), uri.getHost(), uri.getPort()}, target);
   } catch (const Poco::Exception& e) {
     return makeError("bad_url", "'" + url + "' is not a URL: " + e.message());

@@ -285,6 +285,8 @@ std::optional<WallTime> civil(int year, int month, int day, int h, int m, int s)
   const year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
                             std::chrono::day{static_cast<unsigned>(day)}};
   if (!date.ok() || h > 23 || m > 59 || s > 60) return std::nullopt;  // 60: a leap second
+  // A WallTime holds years 1678 to 2261 only; year 1 overflowed it (found by fuzzing).
+  if (year < 1700 || year > 2200) return std::nullopt;
   return WallTime(sys_days(date).time_since_epoch() + hours(h) + minutes(m) + seconds(s));
 }
 

@@ -48,9 +48,11 @@ std::optional<std::chrono::seconds> parseRetryAfter(const std::string& value, pl
     try {
       int tzd = 0;
       const Poco::DateTime when = Poco::DateTimeParser::parse(Poco::DateTimeFormat::HTTP_FORMAT, value, tzd);
-      const auto at = platform::WallTime{std::chrono::microseconds{when.timestamp().epochMicroseconds()}} -
-                      std::chrono::seconds{tzd};
-      result = std::max(std::chrono::seconds{0}, std::chrono::duration_cast<std::chrono::seconds>(at - now));
+      // In microseconds since the epoch, not as a WallTime: the date may be years 1 to 9999,
+      // and a system_clock time point (nanoseconds) overflows beyond 1677..2262 (fuzzing).
+      const long long atUs = when.timestamp().epochMicroseconds() - tzd * 1'000'000LL;
+      const long long nowUs = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+      result = std::chrono::seconds{std::max(0LL, (atUs - nowUs) / 1'000'000)};
     } catch (const Poco::Exception&) {
       return std::nullopt;
     }

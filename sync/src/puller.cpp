@@ -181,7 +181,10 @@ Result<void> Puller::pullReference(const std::vector<json>& workOrders, PullRepo
          {std::tuple{"/sites", storage::ReferenceKind::site, "siteId"},
           std::tuple{"/contracts", storage::ReferenceKind::contract, "contractId"}}) {
       auto r = eachPage(path, {{"customerId", customerId}}, idField,
-                        [&](std::vector<json>& docs) { return store(kind, std::move(docs)); });
+                        // A copy: clang before 16 cannot capture a structured binding.
+                        [&, referenceKind = kind](std::vector<json>& docs) {
+                          return store(referenceKind, std::move(docs));
+                        });
       if (!r) return r;
     }
   }

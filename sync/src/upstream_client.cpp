@@ -146,10 +146,16 @@ void UpstreamClient::noteDate(const platform::HttpResponse& response) {
   try {
     int tzd = 0;
     const Poco::DateTime when = Poco::DateTimeParser::parse(Poco::DateTimeFormat::HTTP_FORMAT, *date, tzd);
-    const auto server = platform::WallTime{std::chrono::microseconds{when.timestamp().epochMicroseconds()}} -
-                        std::chrono::seconds{tzd};
+    // In microseconds since the epoch, not as a WallTime: a Date of year 1 or 9999 would
+    // overflow a system_clock time point (nanoseconds). Such a Date is no clock at all.
+    const long long serverUs = when.timestamp().epochMicroseconds() - tzd * 1'000'000LL;
+    const long long localUs =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch()).count();
+    const long long offset = (serverUs - localUs) / 1'000'000;
+    constexpr long long kPlausible = 100LL * 366 * 86400;  // a device clock off by a century at most
+    if (offset > kPlausible || offset < -kPlausible) return;
     std::lock_guard lock(mutex_);
-    clockOffset_ = std::chrono::duration_cast<std::chrono::seconds>(server - clock_.now());
+    clockOffset_ = std::chrono::seconds{offset};
   } catch (const Poco::Exception&) {
     // An unreadable Date header only means no skew correction from this answer.
   }

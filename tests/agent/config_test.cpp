@@ -48,6 +48,8 @@ TEST_CASE("config: each kind of mistake names the key", "[agent][config]") {
   CHECK_THAT(errorFor("{}", {{"FIELDAGENT_SYNC_PULLINTERVALSECONDS", "soon"}}),
              Catch::Contains("FIELDAGENT_SYNC_PULLINTERVALSECONDS"));
   CHECK_THAT(errorFor("{}", {{"FIELDAGENT_COLOUR", "red"}}), Catch::Contains("FIELDAGENT_COLOUR: unknown setting"));
+  // Found by fuzzing: a value that is not UTF-8 was taken, and printing the settings threw.
+  CHECK_THAT(errorFor("{}", {{"FIELDAGENT_TENANT", "\xff\xfe"}}), Catch::Contains("FIELDAGENT_TENANT (tenant): not valid UTF-8"));
   auto missing = agent::loadConfig("/nonexistent/config.json", {});
   REQUIRE_FALSE(missing.ok());
   CHECK_THAT(missing.error().message, Catch::Contains("/nonexistent/config.json: cannot read"));

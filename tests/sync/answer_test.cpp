@@ -52,6 +52,9 @@ TEST_CASE("Retry-After in seconds or as an HTTP date, capped", "[answer]") {
   CHECK_FALSE(parseRetryAfter("soon", now).has_value());
   CHECK_FALSE(parseRetryAfter("-5", now).has_value());
   CHECK_FALSE(parseRetryAfter("", now).has_value());
+  // Dates far outside a system_clock's range (found by fuzzing: signed overflow).
+  CHECK(parseRetryAfter("Mon, 01 Jan 0001 00:00:00 GMT", now) == 0s);
+  CHECK(parseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", now) == tuning::kMaxRetryAfter);
 }
 
 TEST_CASE("back-off grows exponentially up to the cap, with full jitter", "[answer]") {

@@ -282,6 +282,15 @@ TEST_CASE("the server's clock offset is learnt from its Date header", "[client]"
   CHECK(f.client.serverClockOffset() == std::chrono::seconds{300});
 }
 
+TEST_CASE("a Date header no clock could show is ignored, not overflowed", "[client]") {
+  // Found by fuzzing: year 1 overflowed the nanosecond time point (UBSan: signed overflow).
+  Fixture f([](const SeenRequest&, HTTPServerResponse& res) {
+    answer(res, 200, kWorkOrder, {{"Date", "Mon, 01 Jan 0001 00:00:00 GMT"}});
+  });
+  REQUIRE(f.client.getWorkOrder("wo_1f92a0").ok());
+  CHECK_FALSE(f.client.serverClockOffset().has_value());
+}
+
 TEST_CASE("a refused connection is a retry with the transport's reason", "[client]") {
   Poco::UInt16 port = 0;
   {

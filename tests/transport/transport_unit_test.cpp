@@ -4,6 +4,7 @@
 #include <Poco/Net/NetException.h>
 
 #include "fieldagent/platform/clock.hpp"
+#include "fieldagent/platform/http_exchange.hpp"
 #include "fieldagent/platform/http_transport.hpp"
 #include "fieldagent/platform/tls.hpp"
 
@@ -148,8 +149,18 @@ TEST_CASE("HTTP dates are read in all three forms and garbage is refused", "[tra
   CHECK(parseHttpDate("Thu, 29 Feb 2024 23:59:59 GMT") == leapDay);
   for (const char* bad : {"", "yesterday", "Sun, 06 Nov 1994", "Sun, 32 Nov 1994 08:49:37 GMT",
                           "Wed, 29 Feb 2023 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
-                          "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37 GMT trailing", "\xff\xfe"}) {
+                          "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37 GMT trailing", "\xff\xfe",
+                          "Mon, 01 Jan 0001 00:00:00 GMT"}) {  // beyond the clock (fuzzing)
     INFO(bad);
     CHECK_FALSE(parseHttpDate(bad).has_value());
   }
+}
+
+TEST_CASE("a URL without a path is requested as / with its query", "[transport][url]") {
+  // Found by fuzzing: "http://host?x=1" gave the request target "?x=1".
+  auto split = splitUrl("http://uploads.example?sig=1");
+  REQUIRE(split.ok());
+  CHECK(split->second == "/?sig=1");
+  CHECK(splitUrl("http://uploads.example")->second == "/");
+  CHECK(splitUrl("https://uploads.example/files/a?sig=1")->second == "/files/a?sig=1");
 }

@@ -106,7 +106,7 @@ class Agent {
   Config config_;
   platform::Clock& clock_;
   platform::Connectivity& connectivity_;
-  platform::Entropy& entropy_;
+  [[maybe_unused]] platform::Entropy& entropy_;  // kept for the loop; clang notes it is unread
   std::unique_ptr<platform::FileKeyStore> keys_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<storage::SecretStore> secrets_;

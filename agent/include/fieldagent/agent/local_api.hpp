@@ -17,6 +17,13 @@ namespace fieldagent::agent {
 
 class AppIdempotency;
 
+// What the API answered one request handled in memory (LocalApi::handle).
+struct LocalReply {
+  int status = 0;
+  std::string contentType;
+  std::string body;
+};
+
 class LocalApi {
  public:
   // Binds config.localApiBind:config.localApiPort (0: a free port). Errors: "bind".
@@ -24,6 +31,14 @@ class LocalApi {
   ~LocalApi();
   LocalApi(const LocalApi&) = delete;
   LocalApi& operator=(const LocalApi&) = delete;
+
+  // An API that serves no socket: handle() runs the same token check, routing and body checks
+  // as the server does for a request read from a connection (tests/fuzz drives it).
+  static std::unique_ptr<LocalApi> detached(Agent& agent, std::string token);
+  // Handles `raw` (request line, headers, blank line, then the body) as if it had come on a
+  // connection. Errors: "bad_request" when the request line or headers do not parse (the
+  // server refuses those before any handler runs).
+  Result<LocalReply> handle(const std::string& raw);
 
   std::uint16_t port() const;
   // Stops accepting, ends event streams, and waits for requests in progress.
