@@ -111,7 +111,7 @@ TEST_CASE("a partition longer than the session while the link looks up: few atte
               {"cpuSecondsIn1sStill", stillCpu}});
 }
 
-TEST_CASE("offline longer than the session: no attempt at all, and everything goes when the link returns", "[fault][offline]") {
+TEST_CASE("offline longer than the session: no attempt at all and everything goes when the link returns", "[fault][offline]") {
   FaultRig rig("offline");
   rig.net.set({false, false, ""});
   rig.captureDays(3);
@@ -137,7 +137,7 @@ TEST_CASE("offline longer than the session: no attempt at all, and everything go
               {"cpuSecondsWhileOffline", cpu}});
 }
 
-TEST_CASE("5xx and 429 storms with dropped answers: effects once once they pass", "[fault][storm]") {
+TEST_CASE("5xx and 429 storms with dropped answers: every effect once after they pass", "[fault][storm]") {
   FaultRig rig("storm");
   // First three in four requests fail for ten minutes: 503 and 429 with Retry-After, 500, and
   // answers dropped after the effect was committed. Then a lighter storm (two in five) that
@@ -172,7 +172,7 @@ TEST_CASE("revoked sessions are renewed and the queue carries on", "[fault][revo
   rig.report({{"revocations", work.size()}});
 }
 
-TEST_CASE("alliance-sim killed and restarted on its data: the answer lost with it is replayed, not redone",
+TEST_CASE("alliance-sim killed and restarted on its data: the answer lost with it is replayed and not redone",
           "[fault][restart]") {
   FaultRig rig("restart");
   // The first consumption is committed upstream and its answer held; then the server dies.
