@@ -135,6 +135,8 @@ inline double processCpuSeconds() {
 struct CapturedWork {
   std::string workOrderId;
   int consumptions = 0;
+  int attachments = 0;
+  json effectsBefore;  // /_admin/effects before the day (the seed has records of its own)
   std::vector<std::string> notes;  // texts that must appear exactly once upstream
   std::string finalStatus;
 };
@@ -175,7 +177,8 @@ struct FaultRig {
 
   void startSim() {
     sim = std::make_unique<SimProcess>(
-        std::vector<std::string>{"--seed", std::to_string(seed), "--technicians", "2", "--data", simData.string()});
+        std::vector<std::string>{"--seed", std::to_string(seed), "--technicians", "2", "--max-chunk-bytes", "65536",
+                                 "--data", simData.string()});
   }
 
   // alliance-sim killed with SIGKILL (no clean shutdown) and started again on its data folder;
@@ -246,9 +249,9 @@ struct FaultRig {
   }
 
   // A technician's day on one work order: on the way, on site (each move with a note), a note,
-  // two consumptions (labor and a part), completed. Six outbox operations.
+  // a photo, two consumptions (labor and a part), completed. Seven outbox operations.
   CapturedWork captureDay(const std::string& wo) {
-    CapturedWork w{wo, 0, {}, "completed"};
+    CapturedWork w{wo, 0, 0, sim->admin("GET", "/effects?workOrderId=" + wo).json(), {}, "completed"};
     auto text = [&](const std::string& what) {
       w.notes.push_back(name + " " + wo + " " + what);
       return w.notes.back();
@@ -257,6 +260,23 @@ struct FaultRig {
     captured(c.moveStatus(wo, {{"status", "en_route"}, {"note", text("on the way")}}), "en_route");
     captured(c.moveStatus(wo, {{"status", "on_site"}, {"note", text("arrived")}}), "on_site");
     captured(c.addNote(wo, {{"text", text("filter clogged, replacing")}}), "note");
+    // A 200 kB photo: four tus chunks of alliance-sim's 64 kB.
+    storage::AttachmentSpec spec{wo, "photo", "meter-" + wo + ".jpg", "image/jpeg", std::nullopt};
+    auto writer = agent->store().beginAttachment(spec);
+    REQUIRE(writer.ok());
+    std::string bytes(200'000, '\0');
+    std::uint32_t x = 2463534242u;
+    for (auto& b : bytes) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      b = static_cast<char>(x & 0xff);
+    }
+    REQUIRE(writer->append(bytes).ok());
+    auto finished = writer->finish();
+    REQUIRE(finished.ok());
+    captured(c.recordAttachment(*finished), "photo");
+    w.attachments = 1;
     captured(c.recordConsumption(wo, {{"labor", {{{"laborType", "standard"}, {"hours", 1.25}}}},
                                       {"parts", {{{"partNumber", "FILTER-XL"}, {"quantity", 1}}}}}),
              "consumption 1");
@@ -284,7 +304,7 @@ struct FaultRig {
 
   // Every captured effect is upstream exactly once and nothing is lost or parked.
   void checkExactlyOnce() {
-    INFO("outbox: " << agent->status()["outbox"].dump());
+    INFO("not done:" << queued());
     CHECK(outbox(storage::OpState::pending) == 0);
     CHECK(outbox(storage::OpState::in_flight) == 0);
     CHECK(outbox(storage::OpState::rejected) == 0);
@@ -294,7 +314,12 @@ struct FaultRig {
     for (const auto& w : work) {
       INFO("work order " << w.workOrderId);
       auto effects = sim->admin("GET", "/effects?workOrderId=" + w.workOrderId).json();
-      CHECK(effects["consumptions"] == w.consumptions);
+      auto added = [&](const char* counter) {
+        return effects[counter].get<int>() - w.effectsBefore[counter].get<int>();
+      };
+      CHECK(added("consumptions") == w.consumptions);
+      CHECK(added("attachments") == w.attachments);
+      CHECK(added("attachmentsAvailable") == w.attachments);
       auto upstream = sim->call("GET", "/work-orders/" + w.workOrderId, token);
       REQUIRE(upstream.status == 200);
       auto doc = upstream.json();
