@@ -261,11 +261,16 @@ platform::MonoTime Agent::nextDeadline() {
   const auto now = clock_.monotonic();
   platform::MonoTime deadline = now + config_.pushInterval;
   deadline = std::min(deadline, nextSlaCheck_);
+  // A pull or a renewal that is due but cannot run now (offline, signed out, the renewal just
+  // failed) must not set the deadline: it stays in the past, and the loop would wake at once,
+  // forever. Connectivity coming back or a sign-in wakes the loop; otherwise the push interval
+  // bounds the wait.
+  const bool canSync = connectivity_.current().online && session_->status().state == sync::SessionState::active;
   {
     std::lock_guard lock(stateMutex_);
-    if (nextPull_) deadline = std::min(deadline, *nextPull_);
+    if (nextPull_ && canSync) deadline = std::min(deadline, *nextPull_);
   }
-  if (auto renew = session_->renewalDueAt()) deadline = std::min(deadline, toMono(*renew));
+  if (auto renew = session_->renewalDueAt(); renew && *renew > clock_.now()) deadline = std::min(deadline, toMono(*renew));
   storage::OutboxFilter pending;
   pending.state = storage::OpState::pending;
   pending.limit = 200;
@@ -287,7 +292,10 @@ void Agent::ensureSession() {
   }
   if (s.state == sync::SessionState::mfaPending) return;
   if (s.state == sync::SessionState::failed && !signInWanted_) return;
-  if (!signInWanted_ && s.state == sync::SessionState::signedOut && !syncRequested_) return;
+  // A session that expired (offline, or its renewal failed for lack of network) is signed in
+  // again as soon as the network allows; only a technician who never signed in waits.
+  const bool expired = s.state == sync::SessionState::signedOut && s.expiresAt.has_value();
+  if (!signInWanted_ && s.state == sync::SessionState::signedOut && !syncRequested_ && !expired) return;
   auto username = secrets_->get(storage::secret::kUsername);
   if (!username || !*username) return;  // nobody signed in yet: POST /agent/credentials
   signInWanted_ = false;

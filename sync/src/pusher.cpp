@@ -30,6 +30,12 @@ bool assignedTo(const json& wo, const std::string& technicianId) {
   return false;
 }
 
+// The work order upstream sent along with a 409/412 (the contract's details.current), or null.
+// Not every 409 carries one (a tus offset mismatch, a proxy's page): reading it must not throw.
+json currentIn(const json& details) {
+  return details.is_object() && details.contains("current") ? details["current"] : json();
+}
+
 Answer<json> waiting(const std::string& message) {
   Answer<json> a;
   a.outcome = Outcome::retry;
@@ -160,7 +166,7 @@ SendResult Pusher::sendNote(const storage::OutboxOp& o, const json& noteBody) {
     body["status"] = status;
     auto a = client_.postStatus(o.workOrderId, body, "", key);
     if (a.outcome != Outcome::conflict || attempt >= options_.maxReapplies) return {a, std::nullopt};
-    const json current = a.details.value("current", json::object());
+    const json current = currentIn(a.details);
     if (str(current, "status").empty() || str(current, "status") == status) return {a, std::nullopt};
     status = str(current, "status");
     key = o.idempotencyKey + ":r" + std::to_string(attempt + 1);
@@ -233,7 +239,7 @@ void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex&
       log().warning("operation %s on work order %s rejected: %s", std::to_string(o.id), o.workOrderId, what);
       break;
     case Outcome::conflict: {
-      storage::NewConflict c{o.kind, {{"version", o.baseVersion}}, a.details.value("current", json()),
+      storage::NewConflict c{o.kind, {{"version", o.baseVersion}}, currentIn(a.details),
                              o.payload.value("request", o.payload), what};
       if (store_.markConflict(o.id, c)) bump(&PushReport::conflicts);
       break;

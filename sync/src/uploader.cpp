@@ -286,11 +286,19 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
   }();
   const bool urlStale = att.uploadUrl.empty() ||
                         (att.uploadUrlExpiresAt && clock_.now() + settings_.urlRenewMargin >= *att.uploadUrlExpiresAt);
+  // upstream refuses a new URL because every byte is there already (a retry after the answer
+  // to the last chunk or to `complete` was lost): nothing is left to send, only to confirm.
+  auto allUpstream = [](const Answer<json>& a) { return a.status == 409 && a.errorCode == "upload_complete"; };
+  bool bytesUpstream = false;
   if (!slotKnown || urlStale) {
     // After a restart the chunk limit is only known from the server; a renewed URL brings it.
     auto renewed = renewUrl(att);
-    if (!renewed.ok()) return {renewed, std::nullopt};
-    if (auto again = load(); again) att = std::move(again).value();
+    if (allUpstream(renewed)) {
+      bytesUpstream = true;
+    } else {
+      if (!renewed.ok()) return {renewed, std::nullopt};
+      if (auto again = load(); again) att = std::move(again).value();
+    }
   }
 
   auto opened = store_.openAttachment(id);
@@ -304,16 +312,28 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
   const storage::AttachmentReader reader = std::move(opened).value();
 
   for (int round = 0; round < kRoundsPerSend; ++round) {
-    auto progress = tusSend(client_, reader, att.uploadUrl, chunkFor(id), settings_.sendChecksum,
-                            settings_.chunkChecksumRetries, [&](std::uint64_t offset) {
-                              storage::AttachmentUploadUpdate u;
-                              u.uploadOffset = offset;
-                              (void)store_.updateAttachmentUpload(id, u);
-                            });
+    TusProgress progress;
+    if (bytesUpstream) {
+      progress.offset = reader.size();
+      progress.stoppedBy.outcome = Outcome::ok;
+      progress.stoppedBy.status = 204;
+      progress.stoppedBy.value = static_cast<long long>(progress.offset);
+    } else {
+      progress = tusSend(client_, reader, att.uploadUrl, chunkFor(id), settings_.sendChecksum,
+                         settings_.chunkChecksumRetries, [&](std::uint64_t offset) {
+                           storage::AttachmentUploadUpdate u;
+                           u.uploadOffset = offset;
+                           (void)store_.updateAttachmentUpload(id, u);
+                         });
+    }
     if (!progress.stoppedBy.ok()) {
       const auto& stop = progress.stoppedBy;
       if (urlExpired(stop.status, stop.errorCode)) {
         auto renewed = renewUrl(att);
+        if (allUpstream(renewed)) {
+          bytesUpstream = true;
+          continue;
+        }
         if (!renewed.ok()) return {renewed, std::nullopt};
         if (auto again = load(); again) att = std::move(again).value();
         continue;
