@@ -13,6 +13,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <istream>
 #include <map>
 #include <sstream>
@@ -487,8 +488,15 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     if (spec.kind != "photo" && spec.kind != "signature" && spec.kind != "document")
       return makeError("invalid", "kind must be photo, signature or document");
     if (spec.fileName.empty()) return makeError("invalid", "fileName is required");
-    if (spec.fileName.size() > 255 || spec.fileName.find_first_of("/\\") != std::string::npos)
-      return makeError("invalid", "fileName must be a plain name of at most 255 characters");
+    // The name travels upstream and into whatever saves the file later: no folder parts, no
+    // "." or "..", no NUL or other control characters.
+    const bool control = std::any_of(spec.fileName.begin(), spec.fileName.end(),
+                                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+    if (spec.fileName.size() > 255 || spec.fileName.find_first_of("/\\") != std::string::npos || control ||
+        spec.fileName == "." || spec.fileName == "..")
+      return makeError("invalid",
+                       "fileName must be a plain name of at most 255 characters (no folders, \".\" or \"..\", "
+                       "no control characters)");
     auto writer = agent_.store().beginAttachment(spec);
     if (!writer) return writer.error();
     platform::Sha256 hash;
