@@ -34,6 +34,9 @@ namespace {
 constexpr std::size_t kMaxJsonBody = 1 << 20;
 // Attachment bytes are read and encrypted in pieces of this size: never a whole photo in memory.
 constexpr std::size_t kAttachmentPiece = 64 * 1024;
+// A refused attachment's remaining body is read (and dropped) up to this much, so the app sees
+// the answer; past it the connection is closed.
+constexpr std::uint64_t kMaxDrainBytes = 64ull << 20;
 // App idempotency keys remembered (oldest forgotten first), as upstream keeps them for 24 h.
 constexpr std::size_t kIdempotencyEntries = 2000;
 
@@ -540,7 +543,16 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
         spec.expectedBytes = static_cast<std::uint64_t>(request.getContentLength64());
       streamed = streamAttachment(spec, request.stream());
     }
-    if (!streamed) return fromError(streamed.error());
+    if (!streamed) {
+      // Read what the app is still sending (up to a bound) so it gets this answer rather than a
+      // connection reset in the middle of its upload.
+      std::string sink(kAttachmentPiece, '\0');
+      std::uint64_t drained = 0;
+      auto& in = request.stream();
+      while (drained < kMaxDrainBytes && (in.read(sink.data(), static_cast<std::streamsize>(sink.size())) || in.gcount() > 0))
+        drained += static_cast<std::uint64_t>(in.gcount());
+      return fromError(streamed.error());
+    }
     auto& [writer, hash] = *streamed;
     return idempotent(request, hash, [&]() -> Reply {
       auto finished = writer.finish();
