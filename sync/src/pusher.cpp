@@ -80,6 +80,7 @@ bool Pusher::keptDespite(const std::string& workOrderId, const json& current) {
   if (!decided) return false;
   for (const auto& c : *decided) {
     if (c.workOrderId == workOrderId && c.field == "assignment" && !c.open && c.resolution == "keep_mine" &&
+        c.theirs.is_object() &&
         c.theirs.value("assignedTechnicianIds", json()) == current.value("assignedTechnicianIds", json())) {
       return true;
     }
@@ -160,7 +161,9 @@ SendResult Pusher::sendNote(const storage::OutboxOp& o, const json& noteBody) {
     body["status"] = status;
     auto a = client_.postStatus(o.workOrderId, body, "", key);
     if (a.outcome != Outcome::conflict || attempt >= options_.maxReapplies) return {a, std::nullopt};
-    const json current = a.details.value("current", json::object());
+    // An answer without details (a 409 from a proxy, an older server) must not throw here: an
+    // exception in a lane ends the agent, and it would end again at every restart.
+    const json current = a.details.is_object() ? a.details.value("current", json::object()) : json::object();
     if (str(current, "status").empty() || str(current, "status") == status) return {a, std::nullopt};
     status = str(current, "status");
     key = o.idempotencyKey + ":r" + std::to_string(attempt + 1);
@@ -233,8 +236,9 @@ void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex&
       log().warning("operation %s on work order %s rejected: %s", std::to_string(o.id), o.workOrderId, what);
       break;
     case Outcome::conflict: {
-      storage::NewConflict c{o.kind, {{"version", o.baseVersion}}, a.details.value("current", json()),
-                             o.payload.value("request", o.payload), what};
+      storage::NewConflict c{o.kind, {{"version", o.baseVersion}},
+                             a.details.is_object() ? a.details.value("current", json()) : json(),
+                             o.payload.is_object() ? o.payload.value("request", o.payload) : o.payload, what};
       if (store_.markConflict(o.id, c)) bump(&PushReport::conflicts);
       break;
     }
