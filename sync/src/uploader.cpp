@@ -254,6 +254,24 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
     if (auto again = load(); again) att = std::move(again).value();
     return true;
   };
+  // Upstream may already hold every byte (the agent stopped after the last chunk or the
+  // complete call, before recording it): it then refuses a new URL with 409 upload_complete,
+  // and complete, which is idempotent, confirms the attachment with its SHA-256.
+  auto alreadyComplete = [](const Answer<json>& a) { return a.status == 409 && a.errorCode == "upload_complete"; };
+  auto confirmUpstream = [&]() -> SendResult {
+    auto completed = client_.completeAttachment(att.workOrderId, att.upstreamId);
+    if (!completed.ok()) return {completed, std::nullopt};
+    const std::string theirs = lower(completed.value->value("sha256", ""));
+    if (!theirs.empty() && theirs != lower(att.sha256)) {
+      return reject("checksum_mismatch", "upstream confirmed attachment '" + att.upstreamId + "' with SHA-256 " +
+                                             theirs + " but the captured file has " + att.sha256);
+    }
+    storage::AttachmentUploadUpdate u;
+    u.state = storage::AttachmentState::confirmed;
+    u.lastError = "";
+    update(u);
+    return confirmedAnswer(att);
+  };
   if (att.state == storage::AttachmentState::failed) {
     // A person sent a parked upload again: it gets a fresh start, checksum restart included.
     storage::AttachmentUploadUpdate u;
@@ -289,7 +307,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
   if (!slotKnown || urlStale) {
     // After a restart the chunk limit is only known from the server; a renewed URL brings it.
     auto renewed = renewUrl(att);
-    if (!renewed.ok()) return {renewed, std::nullopt};
+    if (!renewed.ok()) return alreadyComplete(renewed) ? confirmUpstream() : SendResult{renewed, std::nullopt};
     if (auto again = load(); again) att = std::move(again).value();
   }
 
@@ -314,7 +332,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
       const auto& stop = progress.stoppedBy;
       if (urlExpired(stop.status, stop.errorCode)) {
         auto renewed = renewUrl(att);
-        if (!renewed.ok()) return {renewed, std::nullopt};
+        if (!renewed.ok()) return alreadyComplete(renewed) ? confirmUpstream() : SendResult{renewed, std::nullopt};
         if (auto again = load(); again) att = std::move(again).value();
         continue;
       }
