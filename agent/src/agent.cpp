@@ -355,6 +355,18 @@ void Agent::push() {
         if (o.nextAttemptAt > now) (void)store_->markRetryLater(o.id, now, o.lastError);
     }
   }
+  {
+    // Between drains nothing is being sent: an operation still in flight was sent, but its
+    // answer could not be recorded (the disk was full). It goes again with its idempotency key,
+    // as after a restart; left alone it would hold up its work order until the next start.
+    storage::OutboxFilter stuck;
+    stuck.state = storage::OpState::in_flight;
+    stuck.limit = 1000;
+    if (auto ops = store_->listOperations(stuck)) {
+      for (const auto& o : *ops)
+        (void)store_->markRetryLater(o.id, clock_.now(), "sent, but its answer could not be recorded; sending again");
+    }
+  }
   auto counts = store_->outboxCounts();
   if (!counts || counts->byState[storage::OpState::pending] == 0) return;
   if (auto ready = store_->readyOperations(clock_.now(), 1); !ready || ready->empty()) return;

@@ -14,6 +14,7 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <istream>
 #include <map>
 #include <sstream>
@@ -34,6 +35,9 @@ namespace {
 constexpr std::size_t kMaxJsonBody = 1 << 20;
 // Attachment bytes are read and encrypted in pieces of this size: never a whole photo in memory.
 constexpr std::size_t kAttachmentPiece = 64 * 1024;
+// A refused attachment's remaining body is read (and dropped) up to this much, so the app sees
+// the answer; past it the connection is closed.
+constexpr std::uint64_t kMaxDrainBytes = 64ull << 20;
 // App idempotency keys remembered (oldest forgotten first), as upstream keeps them for 24 h.
 constexpr std::size_t kIdempotencyEntries = 2000;
 
@@ -511,8 +515,15 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     if (spec.kind != "photo" && spec.kind != "signature" && spec.kind != "document")
       return makeError("invalid", "kind must be photo, signature or document");
     if (spec.fileName.empty()) return makeError("invalid", "fileName is required");
-    if (spec.fileName.size() > 255 || spec.fileName.find_first_of("/\\") != std::string::npos)
-      return makeError("invalid", "fileName must be a plain name of at most 255 characters");
+    // The name travels upstream and into whatever saves the file later: no folder parts, no
+    // "." or "..", no NUL or other control characters.
+    const bool control = std::any_of(spec.fileName.begin(), spec.fileName.end(),
+                                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+    if (spec.fileName.size() > 255 || spec.fileName.find_first_of("/\\") != std::string::npos || control ||
+        spec.fileName == "." || spec.fileName == "..")
+      return makeError("invalid",
+                       "fileName must be a plain name of at most 255 characters (no folders, \".\" or \"..\", "
+                       "no control characters)");
     auto writer = agent_.store().beginAttachment(spec);
     if (!writer) return writer.error();
     platform::Sha256 hash;
@@ -556,7 +567,16 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
         spec.expectedBytes = static_cast<std::uint64_t>(request.getContentLength64());
       streamed = streamAttachment(spec, request.stream());
     }
-    if (!streamed) return fromError(streamed.error());
+    if (!streamed) {
+      // Read what the app is still sending (up to a bound) so it gets this answer rather than a
+      // connection reset in the middle of its upload.
+      std::string sink(kAttachmentPiece, '\0');
+      std::uint64_t drained = 0;
+      auto& in = request.stream();
+      while (drained < kMaxDrainBytes && (in.read(sink.data(), static_cast<std::streamsize>(sink.size())) || in.gcount() > 0))
+        drained += static_cast<std::uint64_t>(in.gcount());
+      return fromError(streamed.error());
+    }
     // Named references, not a structured binding: clang before 16 cannot capture one.
     storage::AttachmentWriter& writer = streamed->first;
     const std::string& hash = streamed->second;

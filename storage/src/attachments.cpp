@@ -304,11 +304,39 @@ Result<std::string> AttachmentReader::read(std::uint64_t offset, std::size_t len
 
 namespace {
 
+// A signed upload URL is a credential (whoever holds it may write the upload until it
+// expires), so the row keeps it sealed with a key derived from the data key, bound to the
+// attachment id: the database, its WAL and any copy of them never show it. A value that does
+// not open (or an old row's plain text) reads as no URL, and the uploader asks for a fresh one.
+constexpr std::string_view kSealedUrlPrefix = "sealed1:";
+
+std::string urlKey(const std::string& dataKey) {
+  return platform::hmac(platform::HashAlg::sha256, dataKey, "fieldagent upload url key v1");
+}
+
+Result<std::string> sealUrl(const std::string& dataKey, platform::Entropy& entropy, const std::string& id,
+                            const std::string& url) {
+  if (url.empty()) return std::string();
+  const std::string nonce = entropy.bytes(platform::kGcmNonceBytes);
+  auto sealed = platform::aesGcmSeal(urlKey(dataKey), nonce, url, "upload_url " + id);
+  if (!sealed) return sealed.error();
+  return std::string(kSealedUrlPrefix) + platform::base64Encode(nonce + *sealed);
+}
+
+std::string openUrl(const std::string& dataKey, const std::string& id, const std::string& stored) {
+  if (stored.rfind(kSealedUrlPrefix, 0) != 0) return {};
+  auto raw = platform::base64Decode(std::string_view(stored).substr(kSealedUrlPrefix.size()));
+  if (!raw || raw->size() < platform::kGcmNonceBytes + platform::kGcmTagBytes) return {};
+  auto plain = platform::aesGcmOpen(urlKey(dataKey), raw->substr(0, platform::kGcmNonceBytes),
+                                    raw->substr(platform::kGcmNonceBytes), "upload_url " + id);
+  return plain ? *plain : std::string();
+}
+
 constexpr const char* kAttachmentColumns =
     "id, work_order_id, kind, file_name, content_type, size_bytes, sha256, state, upload_offset, upload_token, "
     "upstream_id, upload_url, upload_url_expires_at, last_error, on_device, created_at, confirmed_at";
 
-Result<AttachmentRecord> readAttachment(Statement& row) {
+Result<AttachmentRecord> readAttachment(Statement& row, const std::string& dataKey) {
   AttachmentRecord a;
   a.id = row.text(0);
   a.workOrderId = row.text(1);
@@ -323,7 +351,7 @@ Result<AttachmentRecord> readAttachment(Statement& row) {
   a.uploadOffset = static_cast<std::uint64_t>(row.integer(8));
   a.uploadToken = row.text(9);
   a.upstreamId = row.text(10);
-  a.uploadUrl = row.text(11);
+  a.uploadUrl = openUrl(dataKey, a.id, row.text(11));
   if (!row.isNull(12)) a.uploadUrlExpiresAt = fromMillis(row.integer(12));
   a.lastError = row.text(13);
   a.bytesOnDevice = row.integer(14) != 0;
@@ -332,20 +360,20 @@ Result<AttachmentRecord> readAttachment(Statement& row) {
   return a;
 }
 
-Result<AttachmentRecord> loadAttachment(Database& db, const std::string& id) {
+Result<AttachmentRecord> loadAttachment(Database& db, const std::string& id, const std::string& dataKey) {
   auto stmt = db.prepare(std::string("SELECT ") + kAttachmentColumns + " FROM attachments WHERE id = ?1");
   if (!stmt) return stmt.error();
   auto row = stmt->bind(1, id).step();
   if (!row) return row.error();
   if (!*row) return makeError("not_found", "attachment " + id + " does not exist");
-  return readAttachment(*stmt);
+  return readAttachment(*stmt, dataKey);
 }
 
 }  // namespace
 
 Result<AttachmentRecord> Store::attachment(const std::string& id) {
   std::lock_guard lock(mutex_);
-  return loadAttachment(*db_, id);
+  return loadAttachment(*db_, id, dataKey_);
 }
 
 Result<std::vector<AttachmentRecord>> Store::listAttachments(const std::string& workOrderId) {
@@ -359,7 +387,7 @@ Result<std::vector<AttachmentRecord>> Store::listAttachments(const std::string& 
     auto more = stmt->step();
     if (!more) return more.error();
     if (!*more) break;
-    auto a = readAttachment(*stmt);
+    auto a = readAttachment(*stmt, dataKey_);
     if (!a) return a.error();
     out.push_back(std::move(a).value());
   }
@@ -370,7 +398,7 @@ Result<AttachmentReader> Store::openAttachment(const std::string& id) {
   AttachmentRecord record;
   {
     std::lock_guard lock(mutex_);
-    auto loaded = loadAttachment(*db_, id);
+    auto loaded = loadAttachment(*db_, id, dataKey_);
     if (!loaded) return loaded.error();
     record = std::move(loaded).value();
   }
@@ -409,7 +437,7 @@ Result<void> Store::updateAttachmentUpload(const std::string& id, const Attachme
   std::lock_guard lock(mutex_);
   auto txn = Transaction::begin(*db_);
   if (!txn) return txn.error();
-  auto current = loadAttachment(*db_, id);
+  auto current = loadAttachment(*db_, id, dataKey_);
   if (!current) return current.error();
   AttachmentRecord a = std::move(current).value();
   if (update.state) a.state = *update.state;
@@ -424,6 +452,10 @@ Result<void> Store::updateAttachmentUpload(const std::string& id, const Attachme
                                     id + " (" + std::to_string(a.sizeBytes) + " bytes)");
   }
   if (a.state == AttachmentState::confirmed && !a.confirmedAt) a.confirmedAt = clock_.now();
+  // Once upstream confirmed the upload, its URL is of no further use.
+  if (a.state == AttachmentState::confirmed) a.uploadUrl.clear();
+  auto sealedUrl = sealUrl(dataKey_, entropy_, id, a.uploadUrl);
+  if (!sealedUrl) return sealedUrl.error();
   auto stmt = db_->prepare(
       "UPDATE attachments SET state = ?2, upload_offset = ?3, upload_token = ?4, upstream_id = ?5, upload_url = ?6, "
       "upload_url_expires_at = ?7, last_error = ?8, confirmed_at = ?9 WHERE id = ?1");
@@ -433,7 +465,7 @@ Result<void> Store::updateAttachmentUpload(const std::string& id, const Attachme
       .bind(3, static_cast<std::int64_t>(a.uploadOffset))
       .bind(4, a.uploadToken)
       .bind(5, a.upstreamId)
-      .bind(6, a.uploadUrl)
+      .bind(6, *sealedUrl)
       .bind(7, a.uploadUrlExpiresAt ? std::optional<std::int64_t>(toMillis(*a.uploadUrlExpiresAt)) : std::nullopt)
       .bind(8, a.lastError)
       .bind(9, a.confirmedAt ? std::optional<std::int64_t>(toMillis(*a.confirmedAt)) : std::nullopt);
@@ -447,7 +479,7 @@ Result<void> Store::purgeAttachmentBytes(const std::string& id) {
     std::lock_guard lock(mutex_);
     auto txn = Transaction::begin(*db_);
     if (!txn) return txn.error();
-    auto a = loadAttachment(*db_, id);
+    auto a = loadAttachment(*db_, id, dataKey_);
     if (!a) return a.error();
     if (a->state != AttachmentState::confirmed) {
       return makeError("not_confirmed", "attachment " + id + " is " + std::string(toString(a->state)) +

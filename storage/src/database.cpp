@@ -141,8 +141,9 @@ Result<void> Database::exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string detail = message != nullptr ? message : sqlite3_errstr(rc);
     sqlite3_free(message);
-    Error error = sqliteError(rc, "running schema statements", nullptr);
-    error.message = "running schema statements: " + detail;
+    const std::string what = text.size() > 40 ? text.substr(0, 40) + "..." : text;
+    Error error = sqliteError(rc, "running " + what, nullptr);
+    error.message = "running " + what + ": " + detail;
     return error;
   }
   return {};

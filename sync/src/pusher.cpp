@@ -86,6 +86,7 @@ bool Pusher::keptDespite(const std::string& workOrderId, const json& current) {
   if (!decided) return false;
   for (const auto& c : *decided) {
     if (c.workOrderId == workOrderId && c.field == "assignment" && !c.open && c.resolution == "keep_mine" &&
+        c.theirs.is_object() &&
         c.theirs.value("assignedTechnicianIds", json()) == current.value("assignedTechnicianIds", json())) {
       return true;
     }
@@ -240,7 +241,7 @@ void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex&
       break;
     case Outcome::conflict: {
       storage::NewConflict c{o.kind, {{"version", o.baseVersion}}, currentIn(a.details),
-                             o.payload.value("request", o.payload), what};
+                             o.payload.is_object() ? o.payload.value("request", o.payload) : o.payload, what};
       if (store_.markConflict(o.id, c)) bump(&PushReport::conflicts);
       break;
     }
