@@ -39,7 +39,8 @@ Result<Page> decodePage(const json& body, const std::string& idField) {
   if (!p) return p.error();
   if (!ps) return ps.error();
   if (!total) return total.error();
-  if (*p < 1 || *ps < 0 || *ps > 100000) return badAnswer("page numbers out of range");
+  // The page number becomes an int: one beyond it is as wrong as page 0 (found by fuzz_upstream).
+  if (*p < 1 || *p > 1'000'000'000 || *ps < 0 || *ps > 100000) return badAnswer("page numbers out of range");
   page.page = static_cast<int>(*p);
   page.pageSize = static_cast<int>(*ps);
   page.total = *total;
