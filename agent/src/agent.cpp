@@ -343,31 +343,32 @@ void Agent::pullIfDue() {
   }
 }
 
+// Makes the operations in `state` due now (pending ones only when their attempt lies ahead),
+// keeping their idempotency keys; `reason` replaces their last error when given.
+void Agent::makeDueNow(storage::OpState state, const std::string& reason) {
+  storage::OutboxFilter filter;
+  filter.state = state;
+  filter.limit = 1000;
+  auto ops = store_->listOperations(filter);
+  if (!ops) return;
+  const auto now = clock_.now();
+  for (const auto& o : *ops)
+    if (state != storage::OpState::pending || o.nextAttemptAt > now)
+      (void)store_->markRetryLater(o.id, now, reason.empty() ? o.lastError : reason);
+}
+
 void Agent::push() {
-  if (retryNow_.exchange(false)) {
-    // Connectivity came back: what was backing off goes now, not when its timer says.
-    storage::OutboxFilter pending;
-    pending.state = storage::OpState::pending;
-    pending.limit = 1000;
-    if (auto ops = store_->listOperations(pending)) {
-      const auto now = clock_.now();
-      for (const auto& o : *ops)
-        if (o.nextAttemptAt > now) (void)store_->markRetryLater(o.id, now, o.lastError);
-    }
-  }
-  {
+  // Connectivity came back, or someone asked for a sync: what was backing off goes now, not
+  // when its timer says.
+  if (retryNow_.exchange(false)) makeDueNow(storage::OpState::pending, "");
+  auto counts = store_->outboxCounts();
+  if (counts && counts->byState[storage::OpState::in_flight] > 0) {
     // Between drains nothing is being sent: an operation still in flight was sent, but its
     // answer could not be recorded (the disk was full). It goes again with its idempotency key,
     // as after a restart; left alone it would hold up its work order until the next start.
-    storage::OutboxFilter stuck;
-    stuck.state = storage::OpState::in_flight;
-    stuck.limit = 1000;
-    if (auto ops = store_->listOperations(stuck)) {
-      for (const auto& o : *ops)
-        (void)store_->markRetryLater(o.id, clock_.now(), "sent, but its answer could not be recorded; sending again");
-    }
+    makeDueNow(storage::OpState::in_flight, "sent, but its answer could not be recorded; sending again");
+    counts = store_->outboxCounts();
   }
-  auto counts = store_->outboxCounts();
   if (!counts || counts->byState[storage::OpState::pending] == 0) return;
   if (auto ready = store_->readyOperations(clock_.now(), 1); !ready || ready->empty()) return;
   events_.publish("sync", {{"phase", "push_started"}, {"pending", counts->byState[storage::OpState::pending]}});

@@ -98,6 +98,7 @@ class Agent {
   void ensureSession();
   void pullIfDue();
   void push();
+  void makeDueNow(storage::OpState state, const std::string& reason);
   void announceParked();
   void roundDone(std::uint64_t served, bool online);
   void checkSla();
