@@ -16,6 +16,7 @@
 #include <iostream>
 #include <string>
 
+#include "child_process_io.hpp"
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/platform/encoding.hpp"
@@ -33,19 +34,8 @@ using namespace fieldagent;
 
 namespace {
 
-void say(const std::string& line) {
-  std::size_t done = 0;
-  while (done < line.size()) {
-    const ssize_t n = ::write(1, line.data() + done, line.size() - done);
-    if (n <= 0) std::_Exit(4);
-    done += static_cast<std::size_t>(n);
-  }
-}
-
-[[noreturn]] void die(const std::string& what, const Error& e) {
-  std::cerr << "crash_agent_driver: " << what << ": " << e.code << ": " << e.message << "\n";
-  std::_Exit(3);
-}
+void say(const std::string& line) { testing::writeLine(line); }
+[[noreturn]] void die(const std::string& what, const Error& e) { testing::dieWith("crash_agent_driver", what, e); }
 
 bool isUpload(const std::string& url) {
   return url.find("/attachments") != std::string::npos || url.find("/uploads") != std::string::npos ||

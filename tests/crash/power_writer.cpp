@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "child_process_io.hpp"
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/platform/encoding.hpp"
@@ -18,19 +19,8 @@ using namespace fieldagent;
 
 namespace {
 
-[[noreturn]] void die(const char* what, const Error& e) {
-  std::fprintf(stderr, "power writer: %s: %s: %s\n", what, e.code.c_str(), e.message.c_str());
-  std::_Exit(3);
-}
-
-void say(const std::string& line) {
-  std::size_t done = 0;
-  while (done < line.size()) {
-    const ssize_t n = ::write(1, line.data() + done, line.size() - done);
-    if (n <= 0) std::_Exit(4);
-    done += static_cast<std::size_t>(n);
-  }
-}
+[[noreturn]] void die(const char* what, const Error& e) { testing::dieWith("power writer", what, e); }
+void say(const std::string& line) { testing::writeLine(line); }
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "child_process_io.hpp"
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/platform/keystore.hpp"
@@ -16,21 +17,8 @@ using namespace fieldagent::storage;
 
 namespace {
 
-[[noreturn]] void die(const char* what, const Error& error) {
-  std::fprintf(stderr, "crash writer: %s: %s: %s\n", what, error.code.c_str(), error.message.c_str());
-  std::_Exit(3);
-}
-
-void report(const std::string& line) {
-  // One write(2) per line, straight into the pipe: nothing sits in a stdio buffer when the
-  // SIGKILL comes.
-  std::size_t done = 0;
-  while (done < line.size()) {
-    const ssize_t n = ::write(1, line.data() + done, line.size() - done);
-    if (n <= 0) std::_Exit(4);
-    done += static_cast<std::size_t>(n);
-  }
-}
+[[noreturn]] void die(const char* what, const Error& error) { testing::dieWith("crash writer", what, error); }
+void report(const std::string& line) { testing::writeLine(line); }
 
 }  // namespace
 
