@@ -379,6 +379,16 @@ Result<WorkOrder> Store::workOrder(const std::string& workOrderId) {
   return readWorkOrder(*stmt);
 }
 
+Result<std::optional<std::string>> Store::serverUpdatedAt(const std::string& workOrderId) {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare("SELECT server_updated_at FROM work_orders WHERE work_order_id = ?1");
+  if (!stmt) return stmt.error();
+  auto row = stmt->bind(1, workOrderId).step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::string>{};
+  return std::optional<std::string>{stmt->text(0)};
+}
+
 Result<Page<WorkOrder>> Store::listWorkOrders(const WorkOrderQuery& query) {
   if (auto r = validatePaging(query.page, query.pageSize); !r) return r.error();
   std::string where = " WHERE 1 = 1";
@@ -707,6 +717,16 @@ Result<Json> Store::reference(ReferenceKind kind, const std::string& key) {
   if (!row) return row.error();
   if (!*row) return makeError("not_found", std::string(toString(kind)) + " " + key + " is not in the offline cache");
   return detail::parseStored(stmt->text(0), std::string(toString(kind)) + " " + key);
+}
+
+Result<bool> Store::hasReference(ReferenceKind kind, const std::string& key) {
+  const ReferenceTable table = referenceTable(kind);
+  std::lock_guard lock(mutex_);
+  auto stmt = db_->prepare(std::string("SELECT 1 FROM ") + table.table + " WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  auto row = stmt->bind(1, key).step();
+  if (!row) return row.error();
+  return *row;
 }
 
 Result<Page<Json>> Store::listReference(ReferenceKind kind, const std::optional<std::string>& parent, int page,

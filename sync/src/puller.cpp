@@ -84,11 +84,19 @@ Result<PullReport> Puller::pull() {
     query.updatedFrom = minusOverlap((*checkpoint)->watermark);
   }
 
-  std::map<std::string, json> window;  // by id: de-duplicates overlap and repeated pages
+  // Each page's work orders are read in detail and stored before the next page is listed, so
+  // memory stays at about one page of documents whatever the size of the assignment, and a
+  // prime cut off half-way keeps what it stored: the next round lists again from page 1 but
+  // reads only what is not cached at that version. Across pages only small strings are kept:
+  // per window attempt the updatedAt handled for each id (a work order shows up twice when
+  // pages shift under us, and an older copy must not undo a newer one), and for the whole pull
+  // the customers and assets the stored work orders point to.
+  std::map<std::string, std::string> handled;
+  References references;
   bool stable = false;
   for (int attempt = 0; attempt <= options_.maxWindowRereads && !stable; ++attempt) {
     if (attempt > 0) ++report.windowRereads;
-    window.clear();
+    handled.clear();
     long long firstTotal = -1;
     stable = true;
     for (query.page = 1;; ++query.page) {
@@ -96,11 +104,7 @@ Result<PullReport> Puller::pull() {
       if (!page.ok()) return failed("GET /work-orders page " + std::to_string(query.page), page);
       ++report.pages;
       if (firstTotal < 0) firstTotal = page.value->total;
-      for (auto& item : page.value->items) {
-        const std::string id = item["workOrderId"].get<std::string>();
-        auto [it, inserted] = window.try_emplace(id, item);
-        if (!inserted && stringField(item, "updatedAt") >= stringField(it->second, "updatedAt")) it->second = item;
-      }
+      if (auto r = storePage(page.value->items, me, report.prime, handled, references, report); !r) return r.error();
       // The server's own page size counts: it may cap what was asked for.
       const bool last = page.value->items.empty() ||
                         static_cast<long long>(query.page) * std::max(1, page.value->pageSize) >= page.value->total;
@@ -113,21 +117,45 @@ Result<PullReport> Puller::pull() {
                                             " was read; it is read again next round");
   }
 
+  if (auto r = pullReference(references, report.prime, report); !r) return r.error();
+  if (auto r = pullCatalog(report); !r) return r.error();
+  if (auto r = pullStock(report); !r) return r.error();
+
+  if (auto r = store_.saveCheckpoint(kWorkOrdersCheckpoint, {windowEnd, "", clock_.now()}); !r) return r.error();
+  report.watermark = windowEnd;
+  log().information("pull %s: %d work orders stored, %d released, %d reference documents, %d pages",
+                    std::string(report.prime ? "prime" : "delta"), report.workOrdersStored,
+                    report.workOrdersReleased, report.referenceDocuments, report.pages);
+  return report;
+}
+
+Result<void> Puller::storePage(std::vector<json>& items, const std::string& me, bool prime,
+                               std::map<std::string, std::string>& handled, References& references,
+                               PullReport& report) {
   std::vector<storage::ServerWorkOrder> toStore;
-  std::vector<json> stored;
-  for (auto& [id, item] : window) {
+  for (auto& item : items) {
+    const std::string id = item["workOrderId"].get<std::string>();
+    const std::string updatedAt = stringField(item, "updatedAt");
+    auto [seen, first] = handled.try_emplace(id, updatedAt);
+    if (!first) {
+      if (updatedAt < seen->second) continue;  // a newer copy of it was handled on an earlier page
+      seen->second = updatedAt;
+    }
     if (!assignedTo(item, me)) {
       auto released = store_.releaseWorkOrder(id);
       if (!released) return released.error();
       if (*released != storage::ReleaseOutcome::notCached) ++report.workOrdersReleased;
       continue;
     }
-    // Already cached at this version (the overlap re-reads some): nothing to do.
-    if (auto known = store_.workOrder(id); known && !known->serverUpdatedAt.empty() &&
-                                           known->serverUpdatedAt == stringField(item, "updatedAt")) {
+    // Already cached at this version (the overlap re-reads some, and so does a prime that was
+    // cut off): nothing to read. On a prime its reference data may still be missing.
+    auto known = store_.serverUpdatedAt(id);
+    if (!known) return known.error();
+    if (*known && !(*known)->empty() && **known == updatedAt) {
+      if (prime) references.add(item);
       continue;
     }
-    storage::ServerWorkOrder copy{item, ""};
+    storage::ServerWorkOrder copy{std::move(item), ""};
     if (options_.fetchDetails) {
       auto detail = client_.getWorkOrder(id);
       if (detail.status == 404) continue;  // deleted upstream between list and read
@@ -140,43 +168,39 @@ Result<PullReport> Puller::pull() {
         continue;
       }
     }
-    stored.push_back(copy.doc);
+    references.add(copy.doc);
     toStore.push_back(std::move(copy));
   }
-  if (auto r = store_.upsertWorkOrders(toStore); !r) return r.error();
-  report.workOrdersStored = static_cast<int>(toStore.size());
-
-  if (auto r = pullReference(stored, report); !r) return r.error();
-  if (auto r = pullCatalog(report); !r) return r.error();
-  if (auto r = pullStock(report); !r) return r.error();
-
-  if (auto r = store_.saveCheckpoint(kWorkOrdersCheckpoint, {windowEnd, "", clock_.now()}); !r) return r.error();
-  report.watermark = windowEnd;
-  log().information("pull %s: %d work orders stored, %d released, %d reference documents, %d pages",
-                    std::string(report.prime ? "prime" : "delta"), report.workOrdersStored,
-                    report.workOrdersReleased, report.referenceDocuments, report.pages);
-  return report;
+  if (toStore.empty()) return {};
+  if (auto r = store_.upsertWorkOrders(toStore); !r) return r;
+  report.workOrdersStored += static_cast<int>(toStore.size());
+  return {};
 }
 
-Result<void> Puller::pullReference(const std::vector<json>& workOrders, PullReport& report) {
-  if (workOrders.empty() || !session_.requireEntitlement("customers")) return {};
-  std::set<std::string> customers;
-  std::set<std::string> assets;
-  for (const auto& wo : workOrders) {
-    if (auto c = stringField(wo, "customerId"); !c.empty()) customers.insert(c);
-    if (auto a = nestedString(wo, "asset", "assetId"); !a.empty()) assets.insert(a);
+void Puller::References::add(const json& workOrder) {
+  if (auto c = stringField(workOrder, "customerId"); !c.empty()) customers.insert(c);
+  if (auto a = nestedString(workOrder, "asset", "assetId"); !a.empty()) assets.insert(a);
+}
+
+Result<void> Puller::pullReference(const References& references, bool prime, PullReport& report) {
+  if ((references.customers.empty() && references.assets.empty()) || !session_.requireEntitlement("customers")) {
+    return {};
   }
   auto store = [&](storage::ReferenceKind kind, std::vector<json> docs) -> Result<void> {
     report.referenceDocuments += static_cast<int>(docs.size());
     return store_.upsertReference(kind, docs);
   };
-  for (const auto& customerId : customers) {
-    auto customer = client_.getResource("/customers/" + encodeQueryComponent(customerId), "customerId");
-    if (customer.ok()) {
-      if (auto r = store(storage::ReferenceKind::customer, {*customer.value}); !r) return r;
-    } else if (customer.outcome != Outcome::rejected) {
-      return failed("GET /customers/" + customerId, customer);
-    }  // a 404/403 for one customer leaves the others to be pulled
+  // A prime starts from an empty cache, so what it finds cached was stored by an earlier,
+  // cut-off attempt of this same prime: not read again. A customer is stored after its sites
+  // and contracts, so a cached customer means all three are. Deltas read everything again.
+  auto cached = [&](storage::ReferenceKind kind, const std::string& id) -> Result<bool> {
+    if (!prime) return false;
+    return store_.hasReference(kind, id);
+  };
+  for (const auto& customerId : references.customers) {
+    auto have = cached(storage::ReferenceKind::customer, customerId);
+    if (!have) return have.error();
+    if (*have) continue;
     for (auto [path, kind, idField] :
          {std::tuple{"/sites", storage::ReferenceKind::site, "siteId"},
           std::tuple{"/contracts", storage::ReferenceKind::contract, "contractId"}}) {
@@ -187,8 +211,17 @@ Result<void> Puller::pullReference(const std::vector<json>& workOrders, PullRepo
                         });
       if (!r) return r;
     }
+    auto customer = client_.getResource("/customers/" + encodeQueryComponent(customerId), "customerId");
+    if (customer.ok()) {
+      if (auto r = store(storage::ReferenceKind::customer, {*customer.value}); !r) return r;
+    } else if (customer.outcome != Outcome::rejected) {
+      return failed("GET /customers/" + customerId, customer);
+    }  // a 404/403 for one customer leaves the others to be pulled
   }
-  for (const auto& assetId : assets) {
+  for (const auto& assetId : references.assets) {
+    auto have = cached(storage::ReferenceKind::asset, assetId);
+    if (!have) return have.error();
+    if (*have) continue;
     auto asset = client_.getResource("/assets/" + encodeQueryComponent(assetId), "assetId");
     if (asset.ok()) {
       if (auto r = store(storage::ReferenceKind::asset, {*asset.value}); !r) return r;

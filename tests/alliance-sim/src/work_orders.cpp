@@ -159,17 +159,20 @@ HttpReply Simulator::listWorkOrders(Request& req) {
   // With --ignore-query the sim behaves as an upstream that does not know these [ext]
   // parameters: it answers as if they were absent (all work orders, in its natural order).
   const auto& ignored = config_.ignoredWorkOrderQuery;
+  auto sort = ignored.count("sort") == 0 ? req.param("sort") : std::nullopt;
+  if (sort && *sort != "updatedAt") {
+    throw HttpError{400, "invalid_request", "sort supports only updatedAt", json{{"parameter", "sort"}}};
+  }
   if (ignored.count("technicianId") == 0) {
+    // Sorted by updatedAt, the unary '+' keeps SQLite from driving the query by the technician
+    // list: that plan sorts every matching row (documents included) in a temporary B-tree for
+    // each page, 0.4 s a page at 85,000 assigned. Walking work_orders_by_update in order and
+    // testing membership stops after the page.
     filter(req.param("technicianId"),
-           "work_order_id IN (SELECT work_order_id FROM work_order_technicians WHERE technician_id = ?)");
+           std::string(sort ? "+" : "") +
+               "work_order_id IN (SELECT work_order_id FROM work_order_technicians WHERE technician_id = ?)");
   }
-  std::string order = " ORDER BY work_order_id";
-  if (auto sort = ignored.count("sort") == 0 ? req.param("sort") : std::nullopt) {
-    if (*sort != "updatedAt") {
-      throw HttpError{400, "invalid_request", "sort supports only updatedAt", json{{"parameter", "sort"}}};
-    }
-    order = " ORDER BY updated_at, work_order_id";
-  }
+  const std::string order = sort ? " ORDER BY updated_at, work_order_id" : " ORDER BY work_order_id";
   auto count = db_->prepare("SELECT COUNT(*) FROM work_orders" + where);
   for (std::size_t i = 0; i < binds.size(); ++i) count->bind(static_cast<int>(i + 1), binds[i]);
   count->step();

@@ -130,6 +130,9 @@ class Store {
   Result<void> upsertWorkOrder(const ServerWorkOrder& workOrder);
   // Error "not_found" when the work order is not cached.
   Result<WorkOrder> workOrder(const std::string& workOrderId);
+  // The updatedAt of upstream's copy held for this work order, nothing when it is not cached:
+  // what the puller compares a list item with, without reading the documents.
+  Result<std::optional<std::string>> serverUpdatedAt(const std::string& workOrderId);
   Result<Page<WorkOrder>> listWorkOrders(const WorkOrderQuery& query);
   Result<std::vector<std::string>> workOrderIds();
   // For a work order upstream no longer assigns to this technician: removed, unless it holds
@@ -145,6 +148,7 @@ class Store {
   // Errors: "invalid" (a document without its key; nothing of the batch is stored).
   Result<void> upsertReference(ReferenceKind kind, const std::vector<Json>& docs);
   Result<Json> reference(ReferenceKind kind, const std::string& key);  // "not_found"
+  Result<bool> hasReference(ReferenceKind kind, const std::string& key);
   // `parent` filters by customerId for sites, assets and contracts.
   Result<Page<Json>> listReference(ReferenceKind kind, const std::optional<std::string>& parent, int page,
                                    int pageSize);

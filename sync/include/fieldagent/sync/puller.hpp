@@ -2,8 +2,10 @@
 // Fills the cache for a day offline: a first prime of the technician's work orders and the
 // reference data they point to, then delta pulls by updatedFrom watermark. A window's
 // watermark advances only after every page of it, and everything its work orders need, is
-// stored: a pull cut off half-way is simply repeated.
+// stored. Work orders are stored page by page, so a pull cut off half-way is repeated reading
+// only what it did not store yet, and memory stays at about one page of documents.
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -44,7 +46,17 @@ class Puller {
   Result<PullReport> pull();
 
  private:
-  Result<void> pullReference(const std::vector<json>& workOrders, PullReport& report);
+  // The customers and assets the work orders stored by a pull point to.
+  struct References {
+    std::set<std::string> customers;
+    std::set<std::string> assets;
+    void add(const json& workOrder);
+  };
+  // One list page: releases what is no longer assigned, reads the detail of what is new or
+  // changed and stores those in one transaction.
+  Result<void> storePage(std::vector<json>& items, const std::string& me, bool prime,
+                         std::map<std::string, std::string>& handled, References& references, PullReport& report);
+  Result<void> pullReference(const References& references, bool prime, PullReport& report);
   Result<void> pullStock(PullReport& report);
   Result<void> pullCatalog(PullReport& report);
   // Reads every page of a reference list and hands each page's items to `take`.
