@@ -101,8 +101,8 @@ json attachmentJson(const storage::AttachmentRecord& a) {
           {"createdAt", platform::formatIso8601(a.createdAt)}};
 }
 
-json workOrderJson(const storage::WorkOrder& wo) {
-  json j = wo.doc;
+json workOrderJson(storage::WorkOrder wo) {
+  json j = std::move(wo.doc);
   j["_local"] = {{"hasLocalChanges", wo.hasLocalChanges}, {"detached", wo.detached}, {"etag", wo.etag}};
   return j;
 }
@@ -443,15 +443,20 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
       auto list = store.listWorkOrders(q);
       if (!list) return fromError(list.error());
       json items = json::array();
-      for (const auto& wo : list->items) items.push_back(workOrderJson(wo));
-      return {200, {{"items", items}, {"page", list->page}, {"pageSize", list->pageSize}, {"total", list->total}}};
+      for (auto& wo : list->items) items.push_back(workOrderJson(std::move(wo)));
+      json body = json::object();
+      body["items"] = std::move(items);
+      body["page"] = list->page;
+      body["pageSize"] = list->pageSize;
+      body["total"] = list->total;
+      return {200, std::move(body)};
     }
     if (parts.size() < 2) return error(405, "method_not_allowed", method + " /work-orders is not served");
     const std::string id = parts[1];
     if (parts.size() == 2 && method == "GET") {
       auto wo = store.workOrder(id);
       if (!wo) return fromError(wo.error());
-      return {200, workOrderJson(*wo)};
+      return {200, workOrderJson(std::move(*wo))};
     }
     if (parts.size() != 3 && !(parts.size() == 4 && parts[2] == "checklist"))
       return error(404, "not_found", "no such resource under work order " + id);

@@ -52,15 +52,18 @@ Result<bool> workOrderExists(Database& db, const std::string& id) {
   return stmt->step();
 }
 
-Result<WorkOrder> readWorkOrder(Statement& row) {
+// `withServerDoc` false: the row's server_doc column is not read (lists leave serverDoc null).
+Result<WorkOrder> readWorkOrder(Statement& row, bool withServerDoc = true) {
   WorkOrder wo;
   wo.workOrderId = row.text(0);
   auto doc = detail::parseStored(row.text(1), "work order " + wo.workOrderId);
   if (!doc) return doc.error();
-  auto server = detail::parseStored(row.text(2), "server copy of work order " + wo.workOrderId);
-  if (!server) return server.error();
   wo.doc = std::move(doc).value();
-  wo.serverDoc = std::move(server).value();
+  if (withServerDoc) {
+    auto server = detail::parseStored(row.text(2), "server copy of work order " + wo.workOrderId);
+    if (!server) return server.error();
+    wo.serverDoc = std::move(server).value();
+  }
   wo.etag = row.text(3);
   wo.serverUpdatedAt = row.text(4);
   wo.hasLocalChanges = row.integer(5) != 0;
@@ -70,6 +73,9 @@ Result<WorkOrder> readWorkOrder(Statement& row) {
 
 constexpr const char* kWorkOrderColumns =
     "work_order_id, doc, server_doc, etag, server_updated_at, has_local, detached";
+// The same columns with server_doc left out (NULL in its place), for lists.
+constexpr const char* kWorkOrderListColumns =
+    "work_order_id, doc, NULL, etag, server_updated_at, has_local, detached";
 
 Result<void> validatePaging(int page, int pageSize) {
   if (page < 1) return makeError("invalid", "page must be 1 or more, not " + std::to_string(page));
@@ -329,10 +335,14 @@ Result<void> Store::upsertWorkOrders(const std::vector<ServerWorkOrder>& workOrd
     }
   }
   std::lock_guard lock(mutex_);
-  Database& db = *db_;
-  auto txn = Transaction::begin(db);
+  auto txn = Transaction::begin(*db_);
   if (!txn) return txn.error();
-  const std::int64_t now = toMillis(clock_.now());
+  if (auto r = detail::storeServerCopies(*db_, workOrders, toMillis(clock_.now())); !r) return r;
+  return txn->commit();
+}
+
+Result<void> detail::storeServerCopies(Database& db, const std::vector<ServerWorkOrder>& workOrders,
+                                       std::int64_t now) {
   for (const auto& wo : workOrders) {
     const std::string id = detail::stringField(wo.doc, "workOrderId");
     const std::string updatedAt = detail::stringField(wo.doc, "updatedAt");
@@ -366,7 +376,7 @@ Result<void> Store::upsertWorkOrders(const std::vector<ServerWorkOrder>& workOrd
     if (auto r = fold->bind(1, id).run(); !r) return r;
     if (auto r = detail::refreshWorkOrderView(db, id); !r) return r;
   }
-  return txn->commit();
+  return {};
 }
 
 Result<WorkOrder> Store::workOrder(const std::string& workOrderId) {
@@ -447,7 +457,7 @@ Result<Page<WorkOrder>> Store::listWorkOrders(const WorkOrderQuery& query) {
     if (!row) return row.error();
     page.total = count->integer(0);
   }
-  auto stmt = db_->prepare(std::string("SELECT ") + kWorkOrderColumns + " FROM work_orders" + where + order +
+  auto stmt = db_->prepare(std::string("SELECT ") + kWorkOrderListColumns + " FROM work_orders" + where + order +
                            " LIMIT ?" + std::to_string(next) + " OFFSET ?" + std::to_string(next + 1));
   if (!stmt) return stmt.error();
   bindAll(*stmt);
@@ -457,7 +467,7 @@ Result<Page<WorkOrder>> Store::listWorkOrders(const WorkOrderQuery& query) {
     auto row = stmt->step();
     if (!row) return row.error();
     if (!*row) break;
-    auto wo = readWorkOrder(*stmt);
+    auto wo = readWorkOrder(*stmt, /*withServerDoc=*/false);
     if (!wo) return wo.error();
     page.items.push_back(std::move(wo).value());
   }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "database.hpp"
 #include "fieldagent/platform/clock.hpp"
@@ -61,6 +62,10 @@ namespace fieldagent::storage::detail {
 // Rebuilds the technician's view of a work order (server copy + active local writes) and its
 // indexed columns. Call inside a transaction.
 Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId);
+
+// Stores upstream's copies (validated by the caller), skipping any older than the one held, and
+// folds confirmed local changes into them. Call inside a transaction.
+Result<void> storeServerCopies(Database& db, const std::vector<ServerWorkOrder>& workOrders, std::int64_t nowMillis);
 
 // Once every operation of a write is archived, its changes leave the view and its stock
 // adjustments stop counting. Call inside a transaction.

@@ -87,16 +87,14 @@ Result<PullReport> Puller::pull() {
   // Each page's work orders are read in detail and stored before the next page is listed, so
   // memory stays at about one page of documents whatever the size of the assignment, and a
   // prime cut off half-way keeps what it stored: the next round lists again from page 1 but
-  // reads only what is not cached at that version. Across pages only small strings are kept:
-  // per window attempt the updatedAt handled for each id (a work order shows up twice when
-  // pages shift under us, and an older copy must not undo a newer one), and for the whole pull
-  // the customers and assets the stored work orders point to.
-  std::map<std::string, std::string> handled;
+  // reads only what is not cached at that version. Across pages only the ids of the customers
+  // and assets the stored work orders point to are kept. A work order seen twice (pages shift
+  // under us) is handled twice, in the order read: the later copy is never the older one, and
+  // the second time it is already cached at that version.
   References references;
   bool stable = false;
   for (int attempt = 0; attempt <= options_.maxWindowRereads && !stable; ++attempt) {
     if (attempt > 0) ++report.windowRereads;
-    handled.clear();
     long long firstTotal = -1;
     stable = true;
     for (query.page = 1;; ++query.page) {
@@ -104,7 +102,7 @@ Result<PullReport> Puller::pull() {
       if (!page.ok()) return failed("GET /work-orders page " + std::to_string(query.page), page);
       ++report.pages;
       if (firstTotal < 0) firstTotal = page.value->total;
-      if (auto r = storePage(page.value->items, me, report.prime, handled, references, report); !r) return r.error();
+      if (auto r = storePage(page.value->items, me, report.prime, references, report); !r) return r.error();
       // The server's own page size counts: it may cap what was asked for.
       const bool last = page.value->items.empty() ||
                         static_cast<long long>(query.page) * std::max(1, page.value->pageSize) >= page.value->total;
@@ -129,18 +127,12 @@ Result<PullReport> Puller::pull() {
   return report;
 }
 
-Result<void> Puller::storePage(std::vector<json>& items, const std::string& me, bool prime,
-                               std::map<std::string, std::string>& handled, References& references,
+Result<void> Puller::storePage(std::vector<json>& items, const std::string& me, bool prime, References& references,
                                PullReport& report) {
   std::vector<storage::ServerWorkOrder> toStore;
   for (auto& item : items) {
     const std::string id = item["workOrderId"].get<std::string>();
     const std::string updatedAt = stringField(item, "updatedAt");
-    auto [seen, first] = handled.try_emplace(id, updatedAt);
-    if (!first) {
-      if (updatedAt < seen->second) continue;  // a newer copy of it was handled on an earlier page
-      seen->second = updatedAt;
-    }
     if (!assignedTo(item, me)) {
       auto released = store_.releaseWorkOrder(id);
       if (!released) return released.error();

@@ -158,13 +158,25 @@ int ours(const Args& args) {
 
   SyncRig rig({"--seed", seed, "--technicians", "1"});
   sync::Puller puller(rig.client, *rig.store, *rig.session, rig.clock);
-  rig.http.recording = true;
+  // The requests the puller makes, relative to the base URL, for the baseline to replay:
+  // written as they are sent, so the list does not count in our peak memory.
+  const std::string base = rig.sim.baseUrl();
+  const auto requestsFile = rig.dir / "requests.txt";
+  std::ofstream outFile(requestsFile);
+  std::size_t gets = 0;
+  rig.http.observe = [&](const platform::HttpRequest& r) {
+    if (r.method != "GET" || r.url.rfind(base, 0) != 0) return;
+    outFile << r.url.substr(base.size()) << "\n";
+    ++gets;
+  };
   const auto start = std::chrono::steady_clock::now();
   const double cpuStart = selfCpuSeconds();
   const auto report = must(puller.pull(), "prime");
   const double seconds = secondsSince(start);
   const double cpuSeconds = selfCpuSeconds() - cpuStart;
-  rig.http.recording = false;
+  rig.http.observe = nullptr;
+  outFile.close();
+  if (!outFile) throw std::runtime_error("cannot write " + requestsFile.string());
   const long long peakKb = selfPeakRssKb();
   const long long diskBytes = directoryBytes((rig.dir / "data").string());
 
@@ -180,18 +192,6 @@ int ours(const Args& args) {
     listMs.push_back(secondsSince(t) * 1000);
   }
 
-  // The requests the puller made, relative to the base URL, for the baseline to replay.
-  const std::string base = rig.sim.baseUrl();
-  const auto requestsFile = rig.dir / "requests.txt";
-  std::size_t gets = 0;
-  {
-    std::ofstream outFile(requestsFile);
-    for (const auto& r : rig.http.requests) {
-      if (r.method != "GET" || r.url.rfind(base, 0) != 0) continue;
-      outFile << r.url.substr(base.size()) << "\n";
-      ++gets;
-    }
-  }
   rig.sim.stop();
   const json b = runBaseline(seed, requestsFile.string(), listQueries);
   if (b["requests"].get<std::size_t>() != gets) throw std::runtime_error("the baseline replayed a different count");

@@ -133,6 +133,7 @@ class Store {
   // The updatedAt of upstream's copy held for this work order, nothing when it is not cached:
   // what the puller compares a list item with, without reading the documents.
   Result<std::optional<std::string>> serverUpdatedAt(const std::string& workOrderId);
+  // A page of the technician's view; its items leave serverDoc null (read one work order for it).
   Result<Page<WorkOrder>> listWorkOrders(const WorkOrderQuery& query);
   Result<std::vector<std::string>> workOrderIds();
   // For a work order upstream no longer assigns to this technician: removed, unless it holds
@@ -175,8 +176,13 @@ class Store {
   Result<OutboxCounts> outboxCounts();
   // The state moves; each fails with "wrong_state" when the operation is not in a state the
   // move starts from, so two pushers cannot both take one operation.
-  Result<void> markInFlight(std::int64_t id);                           // pending -> in_flight
-  Result<void> markDone(std::int64_t id, const Json& upstreamAnswer);   // in_flight -> done
+  // pending -> in_flight. Its commit is not waited on to reach the disk (see outbox.cpp): a
+  // power cut can only leave the operation pending, which is what opening the store does anyway.
+  Result<void> markInFlight(std::int64_t id);
+  // in_flight -> done; with the work order upstream answered with (when it has a string
+  // workOrderId), stored in the same transaction as upsertWorkOrder would.
+  Result<void> markDone(std::int64_t id, const Json& upstreamAnswer,
+                        const std::optional<ServerWorkOrder>& freshCopy = std::nullopt);
   Result<void> markRetryLater(std::int64_t id, WallTime nextAttemptAt,  // in_flight|pending -> pending
                               const std::string& error);
   Result<void> markRejected(std::int64_t id, const std::string& upstreamMessage);  // in_flight -> rejected

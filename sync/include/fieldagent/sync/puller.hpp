@@ -5,7 +5,6 @@
 // stored. Work orders are stored page by page, so a pull cut off half-way is repeated reading
 // only what it did not store yet, and memory stays at about one page of documents.
 #include <functional>
-#include <map>
 #include <set>
 #include <string>
 
@@ -54,8 +53,8 @@ class Puller {
   };
   // One list page: releases what is no longer assigned, reads the detail of what is new or
   // changed and stores those in one transaction.
-  Result<void> storePage(std::vector<json>& items, const std::string& me, bool prime,
-                         std::map<std::string, std::string>& handled, References& references, PullReport& report);
+  Result<void> storePage(std::vector<json>& items, const std::string& me, bool prime, References& references,
+                         PullReport& report);
   Result<void> pullReference(const References& references, bool prime, PullReport& report);
   Result<void> pullStock(PullReport& report);
   Result<void> pullCatalog(PullReport& report);
