@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "fieldagent/sync/tuning.hpp"
 #include "sync_fixture.hpp"
 
 using namespace fieldagent;
@@ -150,4 +151,54 @@ TEST_CASE("a prime cut by dropped connections resumes without loss or duplicates
   const auto expected = assignedUpstream(f, *f.technician().technicianId);
   CHECK(cached(*f.store) == expected);
   CHECK(f.store->workOrderIds().value().size() == expected.size());  // no duplicates
+}
+
+TEST_CASE("a prime cut off after its first page keeps that page and the next round reads only the rest",
+          "[puller]") {
+  // 600 generated, about 500 assigned: three list pages of 200.
+  SyncFixture f({"--seed", "600", "--technicians", "1"});
+  auto& puller = f.puller();
+  const auto expected = assignedUpstream(f, *f.technician().technicianId);
+  REQUIRE(expected.size() > 2 * static_cast<std::size_t>(tuning::kPullPageSize));
+
+  const auto isDetail = [](const platform::HttpRequest& r) {
+    return r.method == "GET" && r.url.find("/work-orders/wo_") != std::string::npos;
+  };
+  int details = 0;
+  bool cutting = false;
+  f.http.before = [&](const platform::HttpRequest& r) {
+    if (!isDetail(r)) return;
+    // Half-way through the second page's details, upstream stops answering them.
+    if (++details == tuning::kPullPageSize + tuning::kPullPageSize / 2 && !cutting) {
+      cutting = true;
+      REQUIRE(f.sim.admin("PUT", "/faults", {{"dropShare", 1.0}, {"pathContains", "/work-orders/wo_"}}).status == 200);
+    }
+  };
+  auto cut = puller.pull();
+  REQUIRE_FALSE(cut.ok());
+  // The first page is stored whole; nothing of the second (its details are stored together).
+  const auto afterCut = cached(*f.store);
+  CHECK(afterCut.size() == static_cast<std::size_t>(tuning::kPullPageSize));
+  for (const auto& id : afterCut) CHECK(expected.count(id) == 1);
+  REQUIRE_FALSE(f.store->checkpoint("work-orders").value().has_value());  // still a prime
+
+  REQUIRE(f.sim.admin("DELETE", "/faults").status == 200);
+  std::set<std::string> readAgain;
+  f.http.before = [&](const platform::HttpRequest& r) {
+    if (isDetail(r)) readAgain.insert(r.url.substr(r.url.find("/work-orders/") + 13));
+  };
+  auto resumed = puller.pull();
+  if (!resumed) FAIL(resumed.error().message);
+  CHECK(resumed->prime);
+  // Only the work orders the cut round did not store are read in detail again.
+  CHECK(readAgain.size() == expected.size() - afterCut.size());
+  for (const auto& id : afterCut) CHECK(readAgain.count(id) == 0);
+  CHECK(resumed->workOrdersStored == static_cast<int>(expected.size() - afterCut.size()));
+  CHECK(cached(*f.store) == expected);
+  // The reference data of the first page's work orders is there too, though they were not read again.
+  for (const auto& id : afterCut) {
+    const auto wo = f.store->workOrder(id).value();
+    const std::string customer = wo.doc["customerId"];
+    CHECK(f.store->reference(storage::ReferenceKind::customer, customer).ok());
+  }
 }
