@@ -52,18 +52,15 @@ Result<bool> workOrderExists(Database& db, const std::string& id) {
   return stmt->step();
 }
 
-// `withServerDoc` false: the row's server_doc column is not read (lists leave serverDoc null).
-Result<WorkOrder> readWorkOrder(Statement& row, bool withServerDoc = true) {
+Result<WorkOrder> readWorkOrder(Statement& row) {
   WorkOrder wo;
   wo.workOrderId = row.text(0);
   auto doc = detail::parseStored(row.text(1), "work order " + wo.workOrderId);
   if (!doc) return doc.error();
   wo.doc = std::move(doc).value();
-  if (withServerDoc) {
-    auto server = detail::parseStored(row.text(2), "server copy of work order " + wo.workOrderId);
-    if (!server) return server.error();
-    wo.serverDoc = std::move(server).value();
-  }
+  auto server = detail::parseStored(row.text(2), "server copy of work order " + wo.workOrderId);
+  if (!server) return server.error();
+  wo.serverDoc = std::move(server).value();
   wo.etag = row.text(3);
   wo.serverUpdatedAt = row.text(4);
   wo.hasLocalChanges = row.integer(5) != 0;
@@ -400,6 +397,28 @@ Result<std::optional<std::string>> Store::serverUpdatedAt(const std::string& wor
 }
 
 Result<Page<WorkOrder>> Store::listWorkOrders(const WorkOrderQuery& query) {
+  auto rows = listWorkOrderRows(query);
+  if (!rows) return rows.error();
+  Page<WorkOrder> page;
+  page.page = rows->page;
+  page.pageSize = rows->pageSize;
+  page.total = rows->total;
+  for (auto& row : rows->items) {
+    auto doc = detail::parseStored(row.docText, "work order " + row.workOrderId);
+    if (!doc) return doc.error();
+    WorkOrder wo;
+    wo.workOrderId = std::move(row.workOrderId);
+    wo.doc = std::move(doc).value();
+    wo.etag = std::move(row.etag);
+    wo.serverUpdatedAt = std::move(row.serverUpdatedAt);
+    wo.hasLocalChanges = row.hasLocalChanges;
+    wo.detached = row.detached;
+    page.items.push_back(std::move(wo));
+  }
+  return page;
+}
+
+Result<Page<WorkOrderRow>> Store::listWorkOrderRows(const WorkOrderQuery& query) {
   if (auto r = validatePaging(query.page, query.pageSize); !r) return r.error();
   std::string where = " WHERE 1 = 1";
   int next = 1;
@@ -446,7 +465,7 @@ Result<Page<WorkOrder>> Store::listWorkOrders(const WorkOrderQuery& query) {
   };
 
   std::lock_guard lock(mutex_);
-  Page<WorkOrder> page;
+  Page<WorkOrderRow> page;
   page.page = query.page;
   page.pageSize = query.pageSize;
   {
@@ -467,9 +486,14 @@ Result<Page<WorkOrder>> Store::listWorkOrders(const WorkOrderQuery& query) {
     auto row = stmt->step();
     if (!row) return row.error();
     if (!*row) break;
-    auto wo = readWorkOrder(*stmt, /*withServerDoc=*/false);
-    if (!wo) return wo.error();
-    page.items.push_back(std::move(wo).value());
+    WorkOrderRow wo;
+    wo.workOrderId = stmt->text(0);
+    wo.docText = stmt->text(1);
+    wo.etag = stmt->text(3);
+    wo.serverUpdatedAt = stmt->text(4);
+    wo.hasLocalChanges = stmt->integer(5) != 0;
+    wo.detached = stmt->integer(6) != 0;
+    page.items.push_back(std::move(wo));
   }
   return page;
 }

@@ -4,6 +4,8 @@
 // stream, and config mistakes reported before anything starts.
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include <fstream>
 
 #include "daemon_fixture.hpp"
@@ -224,4 +226,73 @@ TEST_CASE("a conflict reaches the event stream and is resolved through the API",
   CHECK(agent.call("POST", "/agent/conflicts/" + std::to_string(id) + "/resolve",
                    json{{"choice", "take_theirs"}}.dump()).status == 409);
   CHECK(agent.stop() == 0);
+}
+
+TEST_CASE("a work-order page carries each cached view with its _local block and names a damaged one", "[agent][daemon]") {
+  SimProcess sim({"--seed", "21"});
+  TempDir dir;
+  const auto& user = sim.technicianUser("totp");
+  AgentProcess agent(writeConfig(dir, sim, user), dir);
+  EventStream events(agent.url(), agent.token());
+  REQUIRE(events.status() == 200);
+  signInAndPrime(agent, events, user);
+
+  // A page is the views as a single read gives them, "_local" included.
+  auto page = agent.call("GET", "/work-orders?pageSize=2&page=1");
+  REQUIRE(page.status == 200);
+  CHECK(page.header("content-type") == "application/json");
+  const json list = page.json();
+  REQUIRE(list["items"].size() == 2);
+  CHECK(list["page"] == 1);
+  CHECK(list["pageSize"] == 2);
+  CHECK(list["total"].get<int>() > 2);
+  for (const auto& item : list["items"]) {
+    const json one = agent.call("GET", "/work-orders/" + item["workOrderId"].get<std::string>()).json();
+    CHECK(item == one);
+    CHECK(item["_local"]["hasLocalChanges"] == false);
+    CHECK(item["_local"]["etag"].is_string());
+  }
+  const std::string first = list["items"][0]["workOrderId"];
+  const std::string second = list["items"][1]["workOrderId"];
+
+  // Rows changed behind the agent's back, as a damaged or hand-edited file would have them.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "data" / "fieldagent.db").string().c_str(), &db) == SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  auto setDoc = [&](const std::string& id, const std::string& text) {
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "UPDATE work_orders SET doc = ?1 WHERE work_order_id = ?2", -1, &stmt, nullptr) ==
+            SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, text.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, id.c_str(), -1, SQLITE_TRANSIENT);
+    CHECK(sqlite3_step(stmt) == SQLITE_DONE);
+    sqlite3_finalize(stmt);
+  };
+  // A view holding a "_local" of its own (from upstream) gets the agent's in its place.
+  setDoc(first, json{{"workOrderId", first}, {"status", "scheduled"}, {"_local", {{"spoof", true}}}}.dump());
+  // An empty object and one with spaces are still objects.
+  setDoc(second, "{ }");
+  auto edited = agent.call("GET", "/work-orders?pageSize=2&page=1");
+  REQUIRE(edited.status == 200);
+  const json items = edited.json()["items"];
+  CHECK(items[0]["_local"].count("spoof") == 0);
+  // Not a duplicate key that a lenient parser happens to resolve our way: one "_local" an item.
+  std::size_t locals = 0;
+  for (auto at = edited.body.find("\"_local\""); at != std::string::npos; at = edited.body.find("\"_local\"", at + 1)) {
+    ++locals;
+  }
+  CHECK(locals == items.size());
+  CHECK(items[0]["_local"]["hasLocalChanges"] == false);
+  CHECK(items[1].size() == 1);
+  CHECK(items[1]["_local"]["detached"] == false);
+
+  // A view that is not JSON any more: the page is refused with a clear error naming it, and
+  // pages without it are still served.
+  setDoc(second, "{\"workOrderId\": \"" + second + "\", \"status\": ");
+  auto damaged = agent.call("GET", "/work-orders?pageSize=2&page=1");
+  CHECK(damaged.status == 500);
+  CHECK(damaged.json()["error"] == "corrupt");
+  CHECK_THAT(damaged.json()["message"].get<std::string>(), Catch::Contains(second));
+  CHECK(agent.call("GET", "/work-orders?pageSize=2&page=2").status == 200);
+  sqlite3_close(db);
 }

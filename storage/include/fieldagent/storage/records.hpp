@@ -36,6 +36,17 @@ struct WorkOrder {
   bool detached = false;
 };
 
+// A work order's row as stored, the technician's view left as the JSON text the store wrote:
+// what a list sends on without parsing it.
+struct WorkOrderRow {
+  std::string workOrderId;
+  std::string docText;
+  std::string etag;
+  std::string serverUpdatedAt;
+  bool hasLocalChanges = false;
+  bool detached = false;
+};
+
 enum class WorkOrderSort { workOrderId, updatedAt, slaDueAt };
 
 // The filters of upstream's GET /work-orders, applied to the technician's view.

@@ -135,6 +135,8 @@ class Store {
   Result<std::optional<std::string>> serverUpdatedAt(const std::string& workOrderId);
   // A page of the technician's view; its items leave serverDoc null (read one work order for it).
   Result<Page<WorkOrder>> listWorkOrders(const WorkOrderQuery& query);
+  // The same page with each view as stored text, unparsed (the caller checks it before use).
+  Result<Page<WorkOrderRow>> listWorkOrderRows(const WorkOrderQuery& query);
   Result<std::vector<std::string>> workOrderIds();
   // For a work order upstream no longer assigns to this technician: removed, unless it holds
   // local work not yet confirmed, in which case it is kept and flagged detached.
