@@ -197,19 +197,9 @@ std::filesystem::path Store::attachmentsDir() const { return options_.dataDir / 
 
 namespace detail {
 
-Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId) {
-  Json view;
-  {
-    auto stmt = db.prepare("SELECT server_doc FROM work_orders WHERE work_order_id = ?1");
-    if (!stmt) return stmt.error();
-    auto row = stmt->bind(1, workOrderId).step();
-    if (!row) return row.error();
-    if (!*row) return {};  // released; nothing to show
-    auto doc = parseStored(stmt->text(0), "server copy of work order " + workOrderId);
-    if (!doc) return doc.error();
-    view = std::move(doc).value();
-  }
+Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId, const ServerCopyInHand* inHand) {
   bool hasLocal = false;
+  std::vector<Json> patches;
   {
     auto stmt = db.prepare("SELECT id, patch FROM local_writes WHERE work_order_id = ?1 AND active = 1 ORDER BY id");
     if (!stmt) return stmt.error();
@@ -222,9 +212,35 @@ Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId) 
       if (stmt->isNull(1)) continue;
       auto patch = parseStored(stmt->text(1), "local change " + std::to_string(stmt->integer(0)));
       if (!patch) return patch.error();
-      view.merge_patch(*patch);
+      patches.push_back(std::move(patch).value());
     }
   }
+  // With the server copy just stored in hand and nothing on top of it, the view is that copy
+  // and its text: not read back, parsed and written out again (most of a prime's work orders).
+  Json built;
+  const Json* viewOf = nullptr;
+  std::string viewText;
+  if (inHand != nullptr && patches.empty()) {
+    viewOf = &inHand->doc;
+    viewText = inHand->text;
+  } else {
+    if (inHand != nullptr) {
+      built = inHand->doc;
+    } else {
+      auto stmt = db.prepare("SELECT server_doc FROM work_orders WHERE work_order_id = ?1");
+      if (!stmt) return stmt.error();
+      auto row = stmt->bind(1, workOrderId).step();
+      if (!row) return row.error();
+      if (!*row) return {};  // released; nothing to show
+      auto doc = parseStored(stmt->text(0), "server copy of work order " + workOrderId);
+      if (!doc) return doc.error();
+      built = std::move(doc).value();
+    }
+    for (const auto& patch : patches) built.merge_patch(patch);
+    viewOf = &built;
+    viewText = built.dump();
+  }
+  const Json& view = *viewOf;
   const auto text = [&](const char* field) -> std::optional<std::string> {
     auto it = view.find(field);
     if (it == view.end() || !it->is_string()) return std::nullopt;
@@ -237,7 +253,7 @@ Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId) 
     return *optional;
   };
   const std::pair<const char*, Value> wanted[] = {
-      {"doc", view.dump()},
+      {"doc", std::move(viewText)},
       {"number", asValue(text("number"))},
       {"status", asValue(text("status"))},
       {"customer_id", asValue(text("customerId"))},
@@ -363,7 +379,8 @@ Result<void> detail::storeServerCopies(Database& db, const std::vector<ServerWor
         "ON CONFLICT (work_order_id) DO UPDATE SET server_doc = excluded.server_doc, etag = excluded.etag, "
         "server_updated_at = excluded.server_updated_at, cached_at = excluded.cached_at, detached = 0");
     if (!upsert) return upsert.error();
-    upsert->bind(1, id).bind(2, wo.doc.dump()).bind(3, wo.etag).bind(4, updatedAt).bind(5, now);
+    const std::string text = wo.doc.dump();
+    upsert->bind(1, id).bind(2, text).bind(3, wo.etag).bind(4, updatedAt).bind(5, now);
     if (auto r = upsert->run(); !r) return r;
     // Local changes whose operations upstream has all confirmed are in this fresh copy now.
     auto fold = db.prepare(
@@ -371,7 +388,8 @@ Result<void> detail::storeServerCopies(Database& db, const std::vector<ServerWor
         "(SELECT 1 FROM outbox o WHERE o.write_id = local_writes.id AND o.state NOT IN ('done', 'archived'))");
     if (!fold) return fold.error();
     if (auto r = fold->bind(1, id).run(); !r) return r;
-    if (auto r = detail::refreshWorkOrderView(db, id); !r) return r;
+    const ServerCopyInHand inHand{wo.doc, text};
+    if (auto r = detail::refreshWorkOrderView(db, id, &inHand); !r) return r;
   }
   return {};
 }

@@ -59,9 +59,16 @@ struct QuotaLedger {
 
 namespace fieldagent::storage::detail {
 
+// The server copy a caller has just stored, parsed and as the text it wrote.
+struct ServerCopyInHand {
+  const Json& doc;
+  const std::string& text;
+};
+
 // Rebuilds the technician's view of a work order (server copy + active local writes) and its
-// indexed columns. Call inside a transaction.
-Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId);
+// indexed columns. Call inside a transaction; `inHand`, when given, must be the row's server_doc.
+Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId,
+                                  const ServerCopyInHand* inHand = nullptr);
 
 // Stores upstream's copies (validated by the caller), skipping any older than the one held, and
 // folds confirmed local changes into them. Call inside a transaction.
