@@ -35,35 +35,12 @@ namespace {
 
 constexpr std::size_t kAttachmentBytes = 3000;
 
-// Random bytes that are the same on every run (splitmix64), so a find replays; never
-// repeating, so ids made from them stay unique.
-class CountingEntropy final : public platform::Entropy {
- public:
-  std::string bytes(std::size_t n) override {
-    std::string out(n, '\0');
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i % 8 == 0) {
-        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        word_ = z ^ (z >> 31);
-      }
-      out[i] = static_cast<char>((word_ >> (8 * (i % 8))) & 0xFF);
-    }
-    return out;
-  }
-
- private:
-  std::uint64_t state_ = 0;
-  std::uint64_t word_ = 0;
-};
-
 // One store with one recorded 3000-byte attachment and its attachment_upload operation, made
 // once per fuzzer process.
 struct World {
   fuzz::ScratchCleanup cleanup{fuzz::scratchDir("headers")};
   platform::FakeClock clock;
-  CountingEntropy entropy;
+  fuzz::CountingEntropy entropy;
   platform::FileKeyStore keys{cleanup.dir / "data.key", entropy};
   std::unique_ptr<storage::Store> store;
   std::string attachmentId;

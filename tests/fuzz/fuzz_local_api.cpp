@@ -24,29 +24,6 @@ namespace {
 
 constexpr const char* kToken = "fuzz-token-0123456789abcdef";
 
-// Random bytes that are the same on every run (splitmix64), so a find replays; never
-// repeating, so ids made from them stay unique.
-class CountingEntropy final : public platform::Entropy {
- public:
-  std::string bytes(std::size_t n) override {
-    std::string out(n, '\0');
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i % 8 == 0) {
-        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        word_ = z ^ (z >> 31);
-      }
-      out[i] = static_cast<char>((word_ >> (8 * (i % 8))) & 0xFF);
-    }
-    return out;
-  }
-
- private:
-  std::uint64_t state_ = 0;
-  std::uint64_t word_ = 0;
-};
-
 // Upstream as far as the setup needs it: a sign-in that succeeds; everything else is offline,
 // so writes stay in the outbox.
 class SignInOnly final : public platform::HttpExchange {
@@ -70,7 +47,7 @@ struct World {
   fuzz::ScratchCleanup cleanup{fuzz::scratchDir("local-api")};
   platform::FakeClock clock;
   platform::FakeConnectivity connectivity{{false, false, ""}};
-  CountingEntropy entropy;
+  fuzz::CountingEntropy entropy;
   std::unique_ptr<agent::Agent> agent;
   std::unique_ptr<agent::LocalApi> api;
 

@@ -1,7 +1,7 @@
 #pragma once
 // What the fuzz targets share: input split into sections, upstream answers given as raw HTTP
 // responses and read by Poco exactly as PocoHttpExchange reads them off a socket, a scripted
-// HttpExchange that plays them back, a FUZZ_CHECK that stops the run on a broken invariant,
+// HttpExchange that plays them back, entropy that repeats from run to run, a FUZZ_CHECK that stops the run on a broken invariant,
 // and a scratch folder on tmpfs where one is available.
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -19,6 +19,7 @@
 
 #include <unistd.h>
 
+#include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/platform/http_exchange.hpp"
 
 // An invariant of the code under test that the input broke: a find, reported like a crash.
@@ -31,6 +32,30 @@
   } while (0)
 
 namespace fuzz {
+
+// Random bytes that are the same on every run (splitmix64), so a find replays; never
+// repeating, so ids made from them stay unique.
+class CountingEntropy final : public fieldagent::platform::Entropy {
+ public:
+  std::string bytes(std::size_t n) override {
+    std::string out(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i % 8 == 0) {
+        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        word_ = z ^ (z >> 31);
+      }
+      out[i] = static_cast<char>((word_ >> (8 * (i % 8))) & 0xFF);
+    }
+    return out;
+  }
+
+ private:
+  std::uint64_t state_ = 0;
+  std::uint64_t word_ = 0;
+};
+
 
 inline std::string_view asText(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};

@@ -1,6 +1,8 @@
 #pragma once
 // RFC 6238 TOTP (HMAC-SHA-1, 30 s steps, 6 digits by default), for tests that log in to
-// alliance-sim as a person with an authenticator app would. The agent's own TOTP lives in sync/.
+// alliance-sim as a person with an authenticator app would. The agent's own TOTP lives in sync/;
+// this second implementation is kept apart on purpose: alliance-sim checks the agent's codes
+// with it, so the agent's is tested against an independent one, not against itself.
 #include <cstdint>
 #include <optional>
 #include <string>
