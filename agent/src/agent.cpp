@@ -21,7 +21,8 @@ Error part(const char* what, const Error& e) { return makeError(e.code, std::str
 // How often the SLA clock is looked at when nothing else wakes the loop: a minute is well inside
 // any margin a dispatcher sets and costs one indexed query.
 constexpr auto kSlaCheckEvery = 60s;
-// After a failed pull, try again this soon rather than after the full interval.
+// After a failed pull, try again this soon rather than after the full interval; each further
+// failure in a row doubles it, up to the pull interval.
 constexpr auto kPullRetry = 30s;
 
 }  // namespace
@@ -215,6 +216,11 @@ void Agent::onConnectivity(const platform::ConnectivityState& state) {
   events_.publish("connectivity", {{"online", state.online}, {"metered", state.metered}, {"interface", state.interface}});
   if (state.online) {
     retryNow_ = true;
+    {
+      // A pull that failed (maybe for want of this network) goes at once, not after its back-off.
+      std::lock_guard lock(stateMutex_);
+      if (pullFailures_ > 0) nextPull_ = clock_.monotonic();
+    }
     wakeup_.notify();
   }
 }
@@ -328,6 +334,7 @@ void Agent::pullIfDue() {
   if (report) {
     lastPullOutcome_ = "ok";
     roundPull_ = "ok";
+    pullFailures_ = 0;
     nextPull_ = now + config_.pullInterval;
     events_.publish("sync", {{"phase", "pull_done"},
                              {"prime", report->prime},
@@ -338,9 +345,26 @@ void Agent::pullIfDue() {
     ++metrics_.pullFailures;
     lastPullOutcome_ = report.error().code + ": " + report.error().message;
     roundPull_ = lastPullOutcome_;
-    nextPull_ = now + std::min<std::chrono::seconds>(config_.pullInterval, kPullRetry);
+    nextPull_ = now + pullRetryDelay(++pullFailures_);
     events_.publish("sync", {{"phase", "pull_failed"}, {"error", report.error().code}, {"message", report.error().message}});
   }
+}
+
+// How long to wait after the `failures`-th failed pull in a row: 30 s, then doubling up to the
+// pull interval, each drawn between half and all of that ("equal jitter"), so a fleet of
+// devices that lost the same upstream does not come back in step, and a device in a long
+// partition (online, upstream unreachable) stops asking twice a minute.
+std::chrono::milliseconds Agent::pullRetryDelay(int failures) {
+  const auto cap = std::chrono::duration_cast<std::chrono::milliseconds>(config_.pullInterval);
+  auto ceiling = std::chrono::duration_cast<std::chrono::milliseconds>(kPullRetry);
+  for (int i = 1; i < failures && ceiling < cap; ++i) ceiling *= 2;
+  ceiling = std::min(ceiling, cap);
+  const std::string bytes = entropy_.bytes(4);
+  std::uint32_t r = 0;
+  for (char c : bytes) r = (r << 8) | static_cast<unsigned char>(c);
+  const auto half = ceiling / 2;
+  const auto spread = static_cast<double>((ceiling - half).count()) * (static_cast<double>(r) / 4294967296.0);
+  return half + std::chrono::milliseconds(static_cast<std::int64_t>(spread));
 }
 
 // Makes the operations in `state` due now (pending ones only when their attempt lies ahead),

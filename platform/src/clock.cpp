@@ -39,6 +39,7 @@ bool FakeClock::waitUntil(MonoTime deadline, Wakeup& wakeup) {
   {
     std::lock_guard lock(mutex_);
     waiting_.insert(&wakeup);
+    deadlines_.insert(deadline);
     ++waiterCount_;
     ++waitsStarted_;
   }
@@ -56,6 +57,7 @@ bool FakeClock::waitUntil(MonoTime deadline, Wakeup& wakeup) {
   {
     std::lock_guard lock(mutex_);
     waiting_.erase(&wakeup);
+    deadlines_.erase(deadlines_.find(deadline));
     --waiterCount_;
   }
   changed_.notify_all();
@@ -92,6 +94,12 @@ int FakeClock::waiters() const {
 void FakeClock::awaitWaiters(int n) const {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [&] { return waiterCount_ >= n; });
+}
+
+std::optional<std::chrono::nanoseconds> FakeClock::untilNextDeadline() const {
+  std::lock_guard lock(mutex_);
+  if (deadlines_.empty()) return std::nullopt;
+  return std::max(std::chrono::nanoseconds{0}, *deadlines_.begin() - mono_);
 }
 
 std::uint64_t FakeClock::waitsStarted() const {

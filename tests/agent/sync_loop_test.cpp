@@ -28,9 +28,11 @@ class CountingExchange final : public platform::HttpExchange {
  public:
   Result<platform::HttpResponse> exchange(const platform::HttpRequest& request) override {
     ++requests;
+    if (request.method == "GET" && request.url.find("/work-orders?") != std::string::npos) ++listRequests;
     return inner.exchange(request);
   }
   std::atomic<int> requests{0};
+  std::atomic<int> listRequests{0};  // work-order list pages: one a pull attempt while they fail
   platform::PocoHttpExchange inner;
 };
 
@@ -193,4 +195,68 @@ TEST_CASE("sync loop: operations backing off go at once when connectivity return
   CHECK(rig.clock.monotonic() == mono);
   const auto token = rig.sim.login(rig.user);
   for (const auto& id : ids) CHECK(upstreamStatus(rig.sim, token, id) == "en_route");
+}
+
+TEST_CASE("sync loop: a pull failing in a partition backs off to the pull interval and goes at once on reconnect",
+          "[agent][loop]") {
+  LoopRig rig;  // pull interval 300 s
+  // Online, signed in, but every work-order call fails: upstream is out of reach behind a
+  // network that works (a partition, a captive portal, an outage upstream).
+  REQUIRE(rig.sim.admin("PUT", "/faults", {{"error503Share", 1.0}, {"pathContains", "/work-orders"}}).status == 200);
+  REQUIRE(rig.agent->storeCredentials(rig.user.username, rig.user.password, rig.user.totpSecret).ok());
+  rig.agent->start();
+  REQUIRE(eventually([&] { return rig.exchange->listRequests >= 1; }));
+  rig.clock.awaitWaiters(1);
+
+  // 40 minutes of fake time, stepping from each of the loop's deadlines to the next; when a
+  // pull attempt happened, and the gaps.
+  std::vector<std::chrono::seconds> attempts{0s};
+  const auto start = rig.clock.monotonic();
+  int seen = rig.exchange->listRequests;
+  while (rig.clock.monotonic() - start < 40min) {
+    rig.step([&] {
+      const auto next = rig.clock.untilNextDeadline();
+      REQUIRE(next);
+      rig.clock.advance(std::max<std::chrono::nanoseconds>(*next, 1ms));
+    });
+    if (rig.exchange->listRequests > seen) {
+      seen = rig.exchange->listRequests;
+      attempts.push_back(std::chrono::duration_cast<std::chrono::seconds>(rig.clock.monotonic() - start));
+    }
+  }
+  std::vector<std::chrono::seconds> gaps;
+  for (std::size_t i = 1; i < attempts.size(); ++i) gaps.push_back(attempts[i] - attempts[i - 1]);
+  INFO("attempts at (s):" << [&] {
+    std::string t;
+    for (auto a : attempts) t += " " + std::to_string(a.count());
+    return t;
+  }());
+  // A fixed 30 s retry would have made 80 attempts; backing off 30, 60, 120, 240 s then the
+  // 300 s interval (each drawn in its upper half) makes about a dozen.
+  CHECK(attempts.size() >= 8);
+  CHECK(attempts.size() <= 16);
+  REQUIRE(gaps.size() >= 5);
+  CHECK(gaps.front() >= 14s);
+  CHECK(gaps.front() <= 31s);
+  // While the ceiling doubles, each wait is at least as long as the one before (a second of
+  // slack for the rounding to seconds); from the fifth on they are at the pull interval's level,
+  // never beyond it.
+  for (std::size_t i = 1; i < 4; ++i) CHECK(gaps[i] + 1s >= gaps[i - 1]);
+  for (std::size_t i = 4; i < gaps.size(); ++i) {
+    CHECK(gaps[i] >= 149s);
+    CHECK(gaps[i] <= 301s);
+  }
+  const std::string failed = rig.agent->status()["lastPull"].value("outcome", "");
+  CHECK(failed != "ok");
+  CHECK_FALSE(failed.empty());
+
+  // Upstream is back and the device changes network: the pull goes at once, not after its
+  // back-off, without the clock moving.
+  REQUIRE(rig.sim.admin("DELETE", "/faults").status == 200);
+  const auto mono = rig.clock.monotonic();
+  rig.clock.awaitWaiters(1);
+  rig.net.set({false, false, ""});
+  rig.net.set({true, false, "wlan0"});
+  REQUIRE(eventually([&] { return rig.agent->status()["lastPull"].value("outcome", "") == "ok"; }));
+  CHECK(rig.clock.monotonic() == mono);
 }

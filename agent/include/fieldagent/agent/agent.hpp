@@ -97,6 +97,7 @@ class Agent {
   platform::MonoTime toMono(platform::WallTime t) const;
   void ensureSession();
   void pullIfDue();
+  std::chrono::milliseconds pullRetryDelay(int failures);
   void push();
   void makeDueNow(storage::OpState state, const std::string& reason);
   void announceParked();
@@ -107,7 +108,7 @@ class Agent {
   Config config_;
   platform::Clock& clock_;
   platform::Connectivity& connectivity_;
-  [[maybe_unused]] platform::Entropy& entropy_;  // kept for the loop; clang notes it is unread
+  platform::Entropy& entropy_;  // the pull retry's jitter
   std::unique_ptr<platform::FileKeyStore> keys_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<storage::SecretStore> secrets_;
@@ -135,6 +136,7 @@ class Agent {
 
   std::mutex stateMutex_;  // what status() reports, written by the loop
   std::optional<platform::MonoTime> nextPull_;
+  int pullFailures_ = 0;  // failed pulls in a row: the retry backs off with them
   std::optional<platform::WallTime> lastPullAt_, lastPushAt_;
   std::string lastPullOutcome_, lastPushOutcome_;
   std::string roundPull_, roundPush_;  // this round's outcomes ("" when it did not pull / push)

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -67,6 +68,9 @@ class FakeClock final : public Clock {
   // advance and parked again (and a count that grows faster than the advances shows a spin).
   std::uint64_t waitsStarted() const;
   void awaitWaitsStarted(std::uint64_t n) const;
+  // How far ahead the earliest deadline a waiting thread gave lies (zero when it has passed);
+  // nothing when no thread waits. A test advances by it to step to the code's next timer.
+  std::optional<std::chrono::nanoseconds> untilNextDeadline() const;
 
  private:
   mutable std::mutex mutex_;
@@ -74,6 +78,7 @@ class FakeClock final : public Clock {
   WallTime wall_;
   MonoTime mono_{};
   std::set<Wakeup*> waiting_;
+  std::multiset<MonoTime> deadlines_;
   int waiterCount_ = 0;
   std::uint64_t waitsStarted_ = 0;
 };
