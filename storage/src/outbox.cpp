@@ -297,7 +297,8 @@ Result<void> Store::markInFlight(std::int64_t id) {
 }
 
 Result<void> Store::markDone(std::int64_t id, const Json& upstreamAnswer,
-                             const std::optional<ServerWorkOrder>& freshCopy) {
+                             const std::optional<ServerWorkOrder>& freshCopy,
+                             const std::optional<std::string>& rebaseFromVersion) {
   std::lock_guard lock(mutex_);
   auto txn = Transaction::begin(*db_);
   if (!txn) return txn.error();
@@ -309,6 +310,17 @@ Result<void> Store::markDone(std::int64_t id, const Json& upstreamAnswer,
   // After the move to done, so the fold of confirmed local changes counts this operation.
   if (freshCopy && freshCopy->doc.is_object() && !detail::stringField(freshCopy->doc, "workOrderId").empty()) {
     if (auto r = detail::storeServerCopies(*db_, {*freshCopy}, now); !r) return r;
+    if (rebaseFromVersion && !rebaseFromVersion->empty() && !freshCopy->etag.empty()) {
+      auto rebase = db_->prepare(
+          "UPDATE outbox SET base_version = ?3 WHERE work_order_id = ?1 AND state = 'pending' AND base_version = ?2 "
+          "AND id > ?4");
+      if (!rebase) return rebase.error();
+      rebase->bind(1, detail::stringField(freshCopy->doc, "workOrderId"))
+          .bind(2, *rebaseFromVersion)
+          .bind(3, freshCopy->etag)
+          .bind(4, id);
+      if (auto r = rebase->run(); !r) return r;
+    }
   }
   return txn->commit();
 }

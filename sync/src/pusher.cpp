@@ -123,6 +123,11 @@ SendResult Pusher::sendStatus(const storage::OutboxOp& o) {
 
   for (int reapply = 0;; ++reapply) {
     auto a = client_.postStatus(o.workOrderId, body, ifMatch, key);
+    if (a.outcome == Outcome::ok) {
+      SendResult done{a, std::nullopt};
+      done.appliedOnBase = reapply == 0 && !ifMatch.empty();
+      return done;
+    }
     if (a.outcome == Outcome::rejected && a.status == 403) {
       // Refused because the work order is no longer ours? That is a conflict, not a rejection.
       json fresh;
@@ -222,7 +227,13 @@ void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex&
       const bool answersWorkOrder = o.kind == op::kStatus || o.kind == op::kNote || o.kind == op::kChecklistAnswer;
       std::optional<storage::ServerWorkOrder> fresh;
       if (answersWorkOrder && a.value && a.value->contains("workOrderId")) fresh = storage::ServerWorkOrder{*a.value, a.etag};
-      (void)store_.markDone(o.id, a.value.value_or(json()), fresh);
+      // Later status moves of this work order captured on the same version (offline, before
+      // this one was sent) move to the version upstream just answered with: the only change in
+      // between is this operation's own, so their If-Match would fail on our own edit and cost a
+      // 412 and a re-read each.
+      std::optional<std::string> rebaseFrom;
+      if (result.appliedOnBase && fresh && !fresh->etag.empty()) rebaseFrom = o.baseVersion;
+      (void)store_.markDone(o.id, a.value.value_or(json()), fresh, rebaseFrom);
       bump(&PushReport::done);
       break;
     }

@@ -143,7 +143,14 @@ TEST_CASE("a day offline reaches upstream exactly once, in order per work order"
   const auto captured = f.store->outboxCounts().value();
   CHECK(captured.byState.at(storage::OpState::pending) > 100);
 
+  const auto statsBefore = f.sim.admin("GET", "/stats").json()["byStatus"];
   CHECK(q.drainAll() == 1);  // no faults: one drain sends everything
+  // Work orders moved more than once offline: each move after the first was captured on the
+  // version before the first, and goes on the version upstream answered the first with (the
+  // change between is our own), so not one If-Match fails on our own edits.
+  const auto statsAfter = f.sim.admin("GET", "/stats").json()["byStatus"];
+  CHECK(statsAfter.value("412", 0) == statsBefore.value("412", 0));
+  CHECK(statsAfter.value("409", 0) == statsBefore.value("409", 0));
   const auto counts = f.store->outboxCounts().value();
   CHECK(counts.byState.at(storage::OpState::done) == captured.byState.at(storage::OpState::pending));
   CHECK(counts.byState.at(storage::OpState::conflict) == 0);

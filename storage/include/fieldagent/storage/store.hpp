@@ -182,9 +182,13 @@ class Store {
   // power cut can only leave the operation pending, which is what opening the store does anyway.
   Result<void> markInFlight(std::int64_t id);
   // in_flight -> done; with the work order upstream answered with (when it has a string
-  // workOrderId), stored in the same transaction as upsertWorkOrder would.
+  // workOrderId), stored in the same transaction as upsertWorkOrder would. With
+  // `rebaseFromVersion` (the version this operation was applied on, its own change being the
+  // only one between that and freshCopy's ETag): the work order's pending operations based on
+  // that version are moved to freshCopy's ETag.
   Result<void> markDone(std::int64_t id, const Json& upstreamAnswer,
-                        const std::optional<ServerWorkOrder>& freshCopy = std::nullopt);
+                        const std::optional<ServerWorkOrder>& freshCopy = std::nullopt,
+                        const std::optional<std::string>& rebaseFromVersion = std::nullopt);
   Result<void> markRetryLater(std::int64_t id, WallTime nextAttemptAt,  // in_flight|pending -> pending
                               const std::string& error);
   Result<void> markRejected(std::int64_t id, const std::string& upstreamMessage);  // in_flight -> rejected

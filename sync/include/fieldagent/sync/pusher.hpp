@@ -39,6 +39,10 @@ struct SendResult {
   Answer<json> answer;
   // For conflicts the handler resolved into a conflict record itself.
   std::optional<storage::NewConflict> conflict;
+  // Set when upstream applied the operation exactly on the version it was captured on (its
+  // If-Match held at the first try): the version it answered with differs from that one by this
+  // operation's own change only.
+  bool appliedOnBase = false;
 };
 
 class Pusher {
