@@ -6,6 +6,7 @@
 
 #include "fieldagent/platform/files.hpp"
 #include "fieldagent/platform/http_transport.hpp"
+#include "fieldagent/sync/answer.hpp"
 #include "fieldagent/sync/totp.hpp"
 
 namespace fieldagent::agent {
@@ -351,20 +352,14 @@ void Agent::pullIfDue() {
 }
 
 // How long to wait after the `failures`-th failed pull in a row: 30 s, then doubling up to the
-// pull interval, each drawn between half and all of that ("equal jitter"), so a fleet of
+// pull interval, each drawn between half and all of that (equal jitter), so a fleet of
 // devices that lost the same upstream does not come back in step, and a device in a long
 // partition (online, upstream unreachable) stops asking twice a minute.
 std::chrono::milliseconds Agent::pullRetryDelay(int failures) {
-  const auto cap = std::chrono::duration_cast<std::chrono::milliseconds>(config_.pullInterval);
-  auto ceiling = std::chrono::duration_cast<std::chrono::milliseconds>(kPullRetry);
-  for (int i = 1; i < failures && ceiling < cap; ++i) ceiling *= 2;
-  ceiling = std::min(ceiling, cap);
-  const std::string bytes = entropy_.bytes(4);
-  std::uint32_t r = 0;
-  for (char c : bytes) r = (r << 8) | static_cast<unsigned char>(c);
-  const auto half = ceiling / 2;
-  const auto spread = static_cast<double>((ceiling - half).count()) * (static_cast<double>(r) / 4294967296.0);
-  return half + std::chrono::milliseconds(static_cast<std::int64_t>(spread));
+  const sync::Backoff backoff(entropy_, kPullRetry,
+                              std::chrono::duration_cast<std::chrono::milliseconds>(config_.pullInterval),
+                              sync::Jitter::equal);
+  return backoff.delay(failures - 1);
 }
 
 // Makes the operations in `state` due now (pending ones only when their attempt lies ahead),

@@ -70,9 +70,8 @@ Result<WorkOrder> readWorkOrder(Statement& row) {
 
 constexpr const char* kWorkOrderColumns =
     "work_order_id, doc, server_doc, etag, server_updated_at, has_local, detached";
-// The same columns with server_doc left out (NULL in its place), for lists.
-constexpr const char* kWorkOrderListColumns =
-    "work_order_id, doc, NULL, etag, server_updated_at, has_local, detached";
+// A list's columns: the view's text and its bookkeeping, no server copy.
+constexpr const char* kWorkOrderListColumns = "work_order_id, doc, etag, server_updated_at, has_local, detached";
 
 Result<void> validatePaging(int page, int pageSize) {
   if (page < 1) return makeError("invalid", "page must be 1 or more, not " + std::to_string(page));
@@ -507,10 +506,10 @@ Result<Page<WorkOrderRow>> Store::listWorkOrderRows(const WorkOrderQuery& query)
     WorkOrderRow wo;
     wo.workOrderId = stmt->text(0);
     wo.docText = stmt->text(1);
-    wo.etag = stmt->text(3);
-    wo.serverUpdatedAt = stmt->text(4);
-    wo.hasLocalChanges = stmt->integer(5) != 0;
-    wo.detached = stmt->integer(6) != 0;
+    wo.etag = stmt->text(2);
+    wo.serverUpdatedAt = stmt->text(3);
+    wo.hasLocalChanges = stmt->integer(4) != 0;
+    wo.detached = stmt->integer(5) != 0;
     page.items.push_back(std::move(wo));
   }
   return page;

@@ -60,8 +60,9 @@ std::optional<std::chrono::seconds> parseRetryAfter(const std::string& value, pl
   return std::min(result, std::chrono::seconds{tuning::kMaxRetryAfter});
 }
 
-Backoff::Backoff(platform::Entropy& entropy, std::chrono::milliseconds base, std::chrono::milliseconds cap)
-    : entropy_(entropy), base_(base), cap_(cap) {}
+Backoff::Backoff(platform::Entropy& entropy, std::chrono::milliseconds base, std::chrono::milliseconds cap,
+                 Jitter jitter)
+    : entropy_(entropy), base_(base), cap_(cap), jitter_(jitter) {}
 
 Backoff::Backoff(platform::Entropy& entropy) : Backoff(entropy, tuning::kBackoffBase, tuning::kBackoffCap) {}
 
@@ -73,8 +74,10 @@ std::chrono::milliseconds Backoff::delay(int attempt, std::optional<std::chrono:
   std::memcpy(&r, bytes.data(), sizeof r);
   // A uniform fraction of the ceiling from the top 53 bits (no modulo bias).
   const double fraction = static_cast<double>(r >> 11) / 9007199254740992.0;
+  const long long floor = jitter_ == Jitter::equal ? ceiling / 2 : 0;
+  const long long span = ceiling - floor;
   auto jittered = std::chrono::milliseconds{
-      std::min<long long>(ceiling, static_cast<long long>(fraction * static_cast<double>(ceiling + 1)))};
+      floor + std::min<long long>(span, static_cast<long long>(fraction * static_cast<double>(span + 1)))};
   if (retryAfter) jittered = std::max<std::chrono::milliseconds>(jittered, *retryAfter);
   return jittered;
 }

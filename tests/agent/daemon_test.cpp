@@ -26,6 +26,22 @@ void signInAndPrime(AgentProcess& agent, EventStream& events, const SimUser& use
   CHECK(done["workOrdersStored"].get<int>() > 0);
 }
 
+// alliance-sim generated from `seed`, and an agent signed in as its TOTP technician and primed.
+struct PrimedAgent {
+  explicit PrimedAgent(const std::string& seed)
+      : sim({"--seed", seed}),
+        user(sim.technicianUser("totp")),
+        agent(writeConfig(dir, sim, user), dir),
+        events(agent.url(), agent.token()) {
+    signInAndPrime(agent, events, user);
+  }
+  SimProcess sim;
+  TempDir dir;
+  const SimUser& user;
+  AgentProcess agent;
+  EventStream events;
+};
+
 }  // namespace
 
 TEST_CASE("fieldagent run refuses each kind of broken config with a message naming it", "[agent][daemon]") {
@@ -197,12 +213,8 @@ TEST_CASE("the local API serves the technician's day over HTTP", "[agent][daemon
 }
 
 TEST_CASE("a conflict reaches the event stream and is resolved through the API", "[agent][daemon]") {
-  SimProcess sim({"--seed", "20"});
-  TempDir dir;
-  const auto& user = sim.technicianUser("totp");
-  AgentProcess agent(writeConfig(dir, sim, user), dir);
-  EventStream events(agent.url(), agent.token());
-  signInAndPrime(agent, events, user);
+  PrimedAgent primed("20");
+  auto& [sim, dir, user, agent, events] = primed;
   auto scheduled = agent.call("GET", "/work-orders?status=scheduled").json();
   REQUIRE(scheduled["items"].size() >= 1);
   const std::string wo = scheduled["items"][0]["workOrderId"];
@@ -229,13 +241,9 @@ TEST_CASE("a conflict reaches the event stream and is resolved through the API",
 }
 
 TEST_CASE("a work-order page carries each cached view with its _local block and names a damaged one", "[agent][daemon]") {
-  SimProcess sim({"--seed", "21"});
-  TempDir dir;
-  const auto& user = sim.technicianUser("totp");
-  AgentProcess agent(writeConfig(dir, sim, user), dir);
-  EventStream events(agent.url(), agent.token());
+  PrimedAgent primed("21");
+  auto& [sim, dir, user, agent, events] = primed;
   REQUIRE(events.status() == 200);
-  signInAndPrime(agent, events, user);
 
   // A page is the views as a single read gives them, "_local" included.
   auto page = agent.call("GET", "/work-orders?pageSize=2&page=1");

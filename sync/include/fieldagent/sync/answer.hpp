@@ -42,11 +42,16 @@ struct Answer {
 // "120" or an HTTP-date; nullopt when absent or unreadable. Capped at tuning::kMaxRetryAfter.
 std::optional<std::chrono::seconds> parseRetryAfter(const std::string& value, platform::WallTime now);
 
-// Capped exponential back-off with full jitter: attempt n waits a uniform random time in
-// [0, min(cap, base * 2^n)], but at least what the server asked for with Retry-After.
+// Capped exponential back-off: attempt n waits a uniform random time up to
+// min(cap, base * 2^n), but at least what the server asked for with Retry-After. Full jitter
+// draws from [0, ceiling] (operations: spread out, some go again soon); equal jitter from
+// [ceiling/2, ceiling] (the pull: spread out, but each wait at least half its ceiling).
+enum class Jitter { full, equal };
+
 class Backoff {
  public:
-  Backoff(platform::Entropy& entropy, std::chrono::milliseconds base, std::chrono::milliseconds cap);
+  Backoff(platform::Entropy& entropy, std::chrono::milliseconds base, std::chrono::milliseconds cap,
+          Jitter jitter = Jitter::full);
   explicit Backoff(platform::Entropy& entropy);
   std::chrono::milliseconds delay(int attempt, std::optional<std::chrono::seconds> retryAfter = std::nullopt) const;
 
@@ -54,6 +59,7 @@ class Backoff {
   platform::Entropy& entropy_;
   std::chrono::milliseconds base_;
   std::chrono::milliseconds cap_;
+  Jitter jitter_;
 };
 
 }  // namespace fieldagent::sync
