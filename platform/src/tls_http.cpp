@@ -16,10 +16,6 @@
 namespace fieldagent::platform {
 namespace {
 
-Error badUrl(std::string_view text, const std::string& why) {
-  return makeError("bad_url", "base URL '" + std::string(text) + "' " + why);
-}
-
 Poco::Timespan timespan(std::chrono::milliseconds ms) { return Poco::Timespan(ms.count() * 1000); }
 
 // Reading the answer is where Poco reports trouble through stream state, not exceptions: the
@@ -30,49 +26,6 @@ void rethrowNetworkFailure(const Poco::Net::HTTPClientSession& session, const ch
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------------------------------------
-// Base URL
-
-Result<BaseUrl> parseBaseUrl(std::string_view text) {
-  if (text.empty()) return badUrl(text, "is empty");
-  if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20; })) {
-    return badUrl(text, "contains spaces or control characters");
-  }
-  Poco::URI uri;
-  try {
-    uri = Poco::URI(std::string(text));
-  } catch (const Poco::Exception& e) {
-    return badUrl(text, "cannot be parsed: " + e.message());
-  }
-  BaseUrl url;
-  url.scheme = Poco::toLower(uri.getScheme());
-  if (url.scheme != "http" && url.scheme != "https") return badUrl(text, "must start with https:// (or http://)");
-  if (uri.getHost().empty()) return badUrl(text, "names no host");
-  if (!uri.getUserInfo().empty()) return badUrl(text, "must not carry user information; credentials go elsewhere");
-  if (!uri.getRawQuery().empty() || !uri.getFragment().empty())
-    return badUrl(text, "must not have a query or fragment");
-  url.host = uri.getHost();
-  url.port = uri.getPort();
-  if (url.port == 0) return badUrl(text, "has port 0");
-  url.pathPrefix = uri.getPathEtc();  // re-encoded; no query or fragment is left (checked above)
-  while (!url.pathPrefix.empty() && url.pathPrefix.back() == '/') url.pathPrefix.pop_back();
-  return url;
-}
-
-bool BaseUrl::loopback() const {
-  if (Poco::icompare(host, "localhost") == 0) return true;
-  Poco::Net::IPAddress address;
-  return Poco::Net::IPAddress::tryParse(host, address) && address.isLoopback();
-}
-
-std::string BaseUrl::toString() const {
-  const bool ipv6 = host.find(':') != std::string::npos;
-  std::string out = scheme + "://" + (ipv6 ? "[" + host + "]" : host);
-  const std::uint16_t defaultPort = secure() ? 443 : 80;
-  if (port != defaultPort) out += ":" + std::to_string(port);
-  return out + pathPrefix;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Sessions

@@ -151,7 +151,10 @@ inline std::filesystem::path scratchDir(const char* name) {
     const std::string pid = leaf.substr(prefix.size());
     if (!pid.empty() && !std::filesystem::exists("/proc/" + pid)) std::filesystem::remove_all(entry.path(), ignored);
   }
-  auto dir = base / (prefix + std::to_string(::getpid()));
+  // scripts/fuzz --runs names the folder itself: a path with the pid in it would be compared
+  // (and learnt from) by the fuzzer, and the same seed would try other inputs on every run.
+  const char* fixed = std::getenv("FIELDAGENT_FUZZ_SCRATCH");
+  auto dir = fixed && *fixed ? std::filesystem::path(fixed) / name : base / (prefix + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   static std::filesystem::path atExit;

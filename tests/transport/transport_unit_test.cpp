@@ -47,6 +47,52 @@ TEST_CASE("a base URL that cannot be one is refused with the reason", "[transpor
   }
 }
 
+// The fuzz finding of issue 24 (tests/fuzz/corpus/http_headers/base-url-ipv6-bracket-in-host):
+// Poco::URI took "[[ov1]8443" as a host, and what was printed of it did not parse again.
+TEST_CASE("a host is a name, an IPv4 address or a bracketed IPv6 literal, and nothing else", "[transport][url]") {
+  auto v6 = parseBaseUrl("https://[::1]:8443/x");
+  REQUIRE(v6.ok());
+  CHECK(v6->host == "::1");
+  CHECK(v6->port == 8443);
+  CHECK(v6->toString() == "https://[::1]:8443/x");
+
+  for (const char* text : {"https://upstream-1.example.com:8443/a/b", "https://10.0.0.7/api", "http://[2001:db8::7]/",
+                           "https://xn--bcher-kva.example/"}) {
+    INFO("'" << text << "'");
+    auto url = parseBaseUrl(text);
+    REQUIRE(url.ok());
+    auto again = parseBaseUrl(url->toString());
+    REQUIRE(again.ok());
+    CHECK(again->toString() == url->toString());
+  }
+
+  struct Refused {
+    const char* text;
+    const char* names;  // the part of the message that says what is wrong
+  };
+  for (const Refused& r : {Refused{"HTTPS://[[ov1]8443/api", "not an IPv6 address"},
+                           Refused{"https://[[::1]]/", "not an IPv6 address"},
+                           Refused{"https://a b/", "spaces"},
+                           Refused{"https://host:99999/", "port"},
+                           Refused{"https://[ov1]/", "not an IPv6 address"},
+                           Refused{"https://[::1]8443/", "after the IPv6 address"},
+                           Refused{"https://[::1/", "without its ']'"},
+                           Refused{"https://host:/", "no port"},
+                           Refused{"https://host:+80/", "port"},
+                           Refused{"https://ho_st/", "'_'"},
+                           Refused{"https://-host/", "hyphen"},
+                           Refused{"https://a..b/", "empty label"},
+                           Refused{"https://b\xc3\xbc" "cher.example/", "xn--"},
+                           Refused{"https://host/a%zz", "'%'"},
+                           Refused{"https://host/a\"b", "path"}}) {
+    INFO("'" << r.text << "'");
+    auto url = parseBaseUrl(r.text);
+    REQUIRE_FALSE(url.ok());
+    CHECK(url.error().code == "bad_url");
+    CHECK_THAT(url.error().message, Catch::Matchers::Contains(r.names));
+  }
+}
+
 TEST_CASE("plain http:// is used on loopback only, unless allowed", "[transport][url]") {
   TlsOptions options;
   options.caBundleFile = "/nonexistent/ca.pem";  // http:// never needs it
