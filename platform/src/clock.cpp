@@ -113,7 +113,9 @@ void FakeClock::awaitWaitsStarted(std::uint64_t n) const {
 }
 
 std::string formatIso8601(WallTime t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::time_point_cast<std::chrono::seconds>(t));
+  // floor, not time_point_cast: the cast rounds towards 1970, so a time before it with a fraction
+  // of a second was written as the next second.
+  const std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[32];

@@ -77,6 +77,11 @@ TEST_CASE("ISO 8601 timestamps as the contract writes them", "[clock]") {
   WallTime fractional{};
   REQUIRE(parseIso8601("2026-01-21T13:00:00.250Z", fractional));
   CHECK(fractional - t == 250ms);
+  // Before 1970 a fraction of a second is below the whole second, not above it: the written time
+  // is the second it falls in (found by fuzzing: 13:00:00.123 was written as 13:00:01).
+  WallTime early{};
+  REQUIRE(parseIso8601("1728-01-21T13:00:00.123456789+05:30", early));
+  CHECK(formatIso8601(early) == "1728-01-21T07:30:00Z");
   for (const char* bad : {"", "2026-01-21", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-21T13:00:00",
                           "2026-01-21T13:00:00Zjunk", "2026-01-21T25:00:00Z", "20x6-01-21T13:00:00Z",
                           // beyond a 64-bit nanosecond clock (found by fuzzing: signed overflow)
