@@ -535,6 +535,20 @@ void Agent::roundDone(std::uint64_t served, bool online) {
   events_.publish("sync", std::move(data));
 }
 
+LocalApiContext Agent::localApiContext() {
+  return LocalApiContext{*this,
+                         *store_,
+                         *capture_,
+                         *desk_,
+                         *session_,
+                         events_,
+                         metrics_,
+                         clock_,
+                         writeMutex_,
+                         LocalApiSettings{config_.localApiBind, config_.localApiPort, config_.localApiMaxConnections,
+                                          config_.attachmentMaxBytes, config_.dataDir}};
+}
+
 json Agent::status() {
   auto s = session_->status();
   json session = {{"state", sync::toString(s.state)},

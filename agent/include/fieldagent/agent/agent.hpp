@@ -18,6 +18,8 @@
 
 #include "fieldagent/agent/config.hpp"
 #include "fieldagent/agent/events.hpp"
+#include "fieldagent/agent/local_api_context.hpp"
+#include "fieldagent/agent/metrics.hpp"
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/platform/connectivity.hpp"
 #include "fieldagent/platform/crypto.hpp"
@@ -37,23 +39,17 @@ namespace fieldagent::agent {
 
 using nlohmann::json;
 
-// Counters for GET /metrics.
-struct Metrics {
-  std::atomic<std::uint64_t> pulls{0}, pullFailures{0}, drains{0}, opsDone{0}, opsRetried{0}, opsRejected{0},
-      opsConflicts{0}, apiRequests{0}, apiErrors{0}, slaAtRisk{0};
-};
-
 // Counts upstream calls of a sync round for the "progress" events (agent.cpp).
 class ProgressMeter;
 
-class Agent {
+class Agent final : public AgentControl {
  public:
   // Opens everything the config names. Errors carry the failing part ("store: ...", "secrets:
   // ...", "tls: ..."). `exchange` replaces the HTTP exchange (tests); null builds the real one.
   static Result<std::unique_ptr<Agent>> open(const Config& config, platform::Clock& clock,
                                              platform::Connectivity& connectivity, platform::Entropy& entropy,
                                              std::unique_ptr<platform::HttpExchange> exchange = nullptr);
-  ~Agent();
+  ~Agent() override;
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
@@ -65,18 +61,22 @@ class Agent {
   // Wakes the sync loop: pull and push now. Requests are numbered (status()["sync"]
   // ["requested"]); the round that serves one publishes a "sync" event with phase "round_done"
   // and "served" at least that number.
-  void requestSync();
+  void requestSync() override;
   // Wakes the sync loop to push what a local write just queued.
-  void localWriteRecorded();
+  void localWriteRecorded() override;
 
   // Stores the technician's credentials in the secret store and signs in (in the sync loop).
   Result<void> storeCredentials(const std::string& username, const std::string& password,
-                                const std::string& totpSecret);
-  Result<void> answerMfa(const std::string& code);
+                                const std::string& totpSecret) override;
+  Result<void> answerMfa(const std::string& code) override;
 
-  json status();
+  json status() override;
   // One sync round now, on the caller's thread (tests; the loop calls it too).
   void runRound();
+
+  // What the local API is given: the parts it reads and writes through, and this agent as its
+  // AgentControl.
+  LocalApiContext localApiContext();
 
   const Config& config() const { return config_; }
   storage::Store& store() { return *store_; }

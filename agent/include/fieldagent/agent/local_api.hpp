@@ -8,6 +8,7 @@
 #include <string>
 
 #include "fieldagent/agent/agent.hpp"
+#include "fieldagent/agent/local_api_context.hpp"
 
 namespace Poco::Net {
 class HTTPServer;
@@ -28,6 +29,7 @@ class LocalApi {
  public:
   // Binds config.localApiBind:config.localApiPort (0: a free port). Errors: "bind".
   static Result<std::unique_ptr<LocalApi>> start(Agent& agent, std::string token);
+  static Result<std::unique_ptr<LocalApi>> start(LocalApiContext context, std::string token);
   ~LocalApi();
   LocalApi(const LocalApi&) = delete;
   LocalApi& operator=(const LocalApi&) = delete;
@@ -35,6 +37,7 @@ class LocalApi {
   // An API that serves no socket: handle() runs the same token check, routing and body checks
   // as the server does for a request read from a connection (tests/fuzz drives it).
   static std::unique_ptr<LocalApi> detached(Agent& agent, std::string token);
+  static std::unique_ptr<LocalApi> detached(LocalApiContext context, std::string token);
   // Handles `raw` (request line, headers, blank line, then the body) as if it had come on a
   // connection. Errors: "bad_request" when the request line or headers do not parse (the
   // server refuses those before any handler runs).
@@ -45,8 +48,8 @@ class LocalApi {
   void stop();
 
  private:
-  LocalApi(Agent& agent, std::string token);
-  Agent& agent_;
+  LocalApi(LocalApiContext context, std::string token);
+  LocalApiContext context_;
   std::string token_;
   std::unique_ptr<AppIdempotency> idempotency_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
