@@ -103,7 +103,7 @@ struct LoopRig {
     storage::WorkOrderQuery q;
     q.status = "scheduled";
     q.pageSize = 200;
-    auto page = agent->store().listWorkOrders(q);
+    auto page = agent->localApiContext().store.listWorkOrders(q);
     REQUIRE(page.ok());
     std::vector<std::string> ids;
     for (const auto& wo : page->items)
@@ -113,7 +113,7 @@ struct LoopRig {
   }
 
   void move(const std::string& workOrderId, const std::string& status) {
-    auto r = agent->capture().moveStatus(workOrderId, {{"status", status},
+    auto r = agent->localApiContext().capture.moveStatus(workOrderId, {{"status", status},
                                                        {"occurredAt", platform::formatIso8601(clock.now())}});
     REQUIRE(r.ok());
     agent->localWriteRecorded();
@@ -133,7 +133,7 @@ TEST_CASE("sync loop: silent while offline and sends at once when the network re
   rig.clock.awaitWaiters(1);  // the round that primed is over
   rig.net.set({false, false, ""});
   for (const auto& id : ids) rig.step([&] { rig.move(id, "en_route"); });
-  REQUIRE(unsent(rig.agent->store()) == 3);
+  REQUIRE(unsent(rig.agent->localApiContext().store) == 3);
 
   // Six hours offline, in one-minute steps: every push and pull timer falls due many times.
   const int sentBefore = rig.exchange->requests;
@@ -141,14 +141,14 @@ TEST_CASE("sync loop: silent while offline and sends at once when the network re
   constexpr int kSteps = 360;
   for (int i = 0; i < kSteps; ++i) rig.step([&] { rig.clock.advance(60s); });
   CHECK(rig.exchange->requests == sentBefore);  // not one request while offline
-  CHECK(unsent(rig.agent->store()) == 3);       // and nothing lost or given up
+  CHECK(unsent(rig.agent->localApiContext().store) == 3);       // and nothing lost or given up
   // The loop woke for the timers but did not spin: at most a couple of waits per advance.
   CHECK(rig.clock.waitsStarted() - waitsBefore <= 2 * kSteps + 2);
 
   // The network returns: the queue goes without the clock moving at all.
   const auto mono = rig.clock.monotonic();
   rig.net.set({true, false, "wlan0"});
-  REQUIRE(eventually([&] { return unsent(rig.agent->store()) == 0; }));
+  REQUIRE(eventually([&] { return unsent(rig.agent->localApiContext().store) == 0; }));
   CHECK(rig.clock.monotonic() == mono);
   const auto token = rig.sim.login(rig.user);
   for (const auto& id : ids) CHECK(upstreamStatus(rig.sim, token, id) == "en_route");
@@ -168,7 +168,7 @@ TEST_CASE("sync loop: operations backing off go at once when connectivity return
   auto backingOff = [&] {
     storage::OutboxFilter f;
     f.state = storage::OpState::pending;
-    auto ops = rig.agent->store().listOperations(f);
+    auto ops = rig.agent->localApiContext().store.listOperations(f);
     REQUIRE(ops.ok());
     int n = 0;
     for (const auto& o : *ops)
@@ -191,7 +191,7 @@ TEST_CASE("sync loop: operations backing off go at once when connectivity return
   rig.clock.awaitWaiters(1);
   rig.net.set({false, false, ""});
   rig.net.set({true, false, "eth0"});
-  REQUIRE(eventually([&] { return unsent(rig.agent->store()) == 0; }));
+  REQUIRE(eventually([&] { return unsent(rig.agent->localApiContext().store) == 0; }));
   CHECK(rig.clock.monotonic() == mono);
   const auto token = rig.sim.login(rig.user);
   for (const auto& id : ids) CHECK(upstreamStatus(rig.sim, token, id) == "en_route");

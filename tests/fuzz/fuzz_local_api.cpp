@@ -64,7 +64,7 @@ struct World {
     auto opened = agent::Agent::open(config, clock, connectivity, entropy, std::make_unique<SignInOnly>());
     FUZZ_CHECK(opened.ok());
     agent = std::move(opened).value();
-    auto& store = agent->store();
+    auto& store = agent->localApiContext().store;
     FUZZ_CHECK(store
                    .upsertWorkOrder({{{"workOrderId", "WO-1"},
                                       {"status", "scheduled"},
@@ -84,9 +84,13 @@ struct World {
     FUZZ_CHECK(store.upsertReference(storage::ReferenceKind::part, {{{"partNumber", "P-1"}, {"unitPrice", 12.5}}}).ok());
     FUZZ_CHECK(store.upsertStock({{{"warehouseId", "VAN-1"}, {"partNumber", "P-1"}, {"quantityOnHand", 5}}}).ok());
     FUZZ_CHECK(agent->storeCredentials("tech", "password-1", "").ok());
-    FUZZ_CHECK(agent->session().signIn().ok());
+    // One round online signs the technician in (the pull after it fails: upstream is offline).
+    connectivity.set({true, false, "wlan0"});
+    agent->runRound();
+    connectivity.set({false, false, ""});
+    FUZZ_CHECK(agent->status()["session"]["state"] == "active");
     // No client stays on GET /agent/events: the bus is closed, so a stream ends at once.
-    agent->events().close();
+    agent->localApiContext().events.close();
     api = agent::LocalApi::detached(*agent, kToken);
   }
 };

@@ -1,18 +1,11 @@
 #pragma once
 // The composition root: the store, the secrets, the upstream client, the session, puller,
-// pusher, capture and conflict desk, wired from a Config, and the sync loop that keeps them
-// moving: it waits on the clock (never sleeps in a loop) until the next pull, renewal, retry
-// or SLA check is due, or until a local write, POST /agent/sync, or connectivity coming back
-// wakes it.
-#include <atomic>
-#include <functional>
-#include <map>
+// pusher, uploader, capture and conflict desk, wired from a Config, and the sync loop
+// (sync_loop.hpp) that keeps them moving. It hands the local API a LocalApiContext, not its
+// parts one by one.
 #include <memory>
 #include <mutex>
-#include <optional>
-#include <set>
 #include <string>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -39,7 +32,7 @@ namespace fieldagent::agent {
 
 using nlohmann::json;
 
-// Counts upstream calls of a sync round for the "progress" events (agent.cpp).
+class SyncLoop;
 class ProgressMeter;
 
 class Agent final : public AgentControl {
@@ -54,7 +47,7 @@ class Agent final : public AgentControl {
   Agent& operator=(const Agent&) = delete;
 
   // Starts / stops the sync loop thread. stop() lets the operation being sent finish (the store
-  // puts anything left in flight back to pending at the next open).
+  // puts anything left in flight back to pending at the next open), then ends the event streams.
   void start();
   void stop();
 
@@ -75,40 +68,17 @@ class Agent final : public AgentControl {
   void runRound();
 
   // What the local API is given: the parts it reads and writes through, and this agent as its
-  // AgentControl.
+  // AgentControl. Tests and in-process tools reach the cache and the capture through it too.
   LocalApiContext localApiContext();
 
   const Config& config() const { return config_; }
-  storage::Store& store() { return *store_; }
-  sync::SessionManager& session() { return *session_; }
-  sync::Capture& capture() { return *capture_; }
-  sync::ConflictDesk& conflictDesk() { return *desk_; }
-  sync::Pusher& pusher() { return *pusher_; }
-  EventBus& events() { return events_; }
-  Metrics& metrics() { return metrics_; }
-  platform::Clock& clock() { return clock_; }
-  // Serialises local writes whose idempotency must be checked and recorded together.
-  std::mutex& writeMutex() { return writeMutex_; }
 
  private:
-  Agent(Config config, platform::Clock& clock, platform::Connectivity& connectivity, platform::Entropy& entropy);
-  void loop();
-  platform::MonoTime nextDeadline();
-  platform::MonoTime toMono(platform::WallTime t) const;
-  void ensureSession();
-  void pullIfDue();
-  std::chrono::milliseconds pullRetryDelay(int failures);
-  void push();
-  void makeDueNow(storage::OpState state, const std::string& reason);
-  void announceParked();
-  void roundDone(std::uint64_t served, bool online);
-  void checkSla();
-  void onConnectivity(const platform::ConnectivityState& state);
+  Agent(Config config, platform::Clock& clock, platform::Connectivity& connectivity);
 
   Config config_;
   platform::Clock& clock_;
   platform::Connectivity& connectivity_;
-  platform::Entropy& entropy_;  // the pull retry's jitter
   std::unique_ptr<platform::FileKeyStore> keys_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<storage::SecretStore> secrets_;
@@ -123,27 +93,8 @@ class Agent final : public AgentControl {
   EventBus events_;
   Metrics metrics_;
   std::mutex writeMutex_;
-
-  platform::Wakeup wakeup_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<bool> syncRequested_{true};
-  std::atomic<bool> retryNow_{false};
-  std::atomic<bool> signInWanted_{true};
-  std::atomic<std::uint64_t> syncRequests_{0}, syncServed_{0};
   ProgressMeter* progress_ = nullptr;  // owned through exchange_
-  std::shared_ptr<void> connectivitySubscription_;
-
-  std::mutex stateMutex_;  // what status() reports, written by the loop
-  std::optional<platform::MonoTime> nextPull_;
-  int pullFailures_ = 0;  // failed pulls in a row: the retry backs off with them
-  std::optional<platform::WallTime> lastPullAt_, lastPushAt_;
-  std::string lastPullOutcome_, lastPushOutcome_;
-  std::string roundPull_, roundPush_;  // this round's outcomes ("" when it did not pull / push)
-  platform::MonoTime nextSlaCheck_{};
-  std::set<std::string> slaAnnounced_;
-  std::set<std::int64_t> conflictsAnnounced_, rejectionsAnnounced_;
-  bool wasOnline_ = true;
+  std::unique_ptr<SyncLoop> loop_;  // last: stopped and destroyed before what it drives
 };
 
 }  // namespace fieldagent::agent
