@@ -152,7 +152,7 @@ json Agent::status() {
   json out = {{"session", session},
               {"connectivity", {{"online", c.online}, {"metered", c.metered}, {"interface", c.interface}}}};
   json queue = json::object();
-  if (auto counts = store_->outboxCounts()) {
+  if (auto counts = store_->outbox().outboxCounts()) {
     for (const auto& [st, n] : counts->byState) queue[std::string(storage::toString(st))] = n;
     queue["held"] = counts->held;
     if (counts->oldestPendingCreatedAt) {
@@ -164,7 +164,7 @@ json Agent::status() {
     }
   }
   out["outbox"] = queue;
-  if (auto open = store_->listConflicts(true)) out["openConflicts"] = open->size();
+  if (auto open = store_->conflicts().listConflicts(true)) out["openConflicts"] = open->size();
   out.update(loop_->status());
   return out;
 }

@@ -92,7 +92,7 @@ platform::MonoTime SyncLoop::nextDeadline() {
   storage::OutboxFilter pending;
   pending.state = storage::OpState::pending;
   pending.limit = tuning::kDeadlineScan;
-  if (auto ops = parts_.store.listOperations(pending)) {
+  if (auto ops = parts_.store.outbox().listOperations(pending)) {
     // Only future attempts set a deadline: a due operation behind a backing-off one of its work
     // order is not ready, and counting it would make the loop spin.
     const auto wallNow = parts_.clock.now();
@@ -179,28 +179,28 @@ void SyncLoop::makeDueNow(storage::OpState state, const std::string& reason) {
   storage::OutboxFilter filter;
   filter.state = state;
   filter.limit = tuning::kDueNowSweep;
-  auto ops = parts_.store.listOperations(filter);
+  auto ops = parts_.store.outbox().listOperations(filter);
   if (!ops) return;
   const auto now = parts_.clock.now();
   for (const auto& o : *ops)
     if (state != storage::OpState::pending || o.nextAttemptAt > now)
-      (void)parts_.store.markRetryLater(o.id, now, reason.empty() ? o.lastError : reason);
+      (void)parts_.store.outbox().markRetryLater(o.id, now, reason.empty() ? o.lastError : reason);
 }
 
 void SyncLoop::push() {
   // Connectivity came back, or someone asked for a sync: what was backing off goes now, not
   // when its timer says.
   if (retryNow_.exchange(false)) makeDueNow(storage::OpState::pending, "");
-  auto counts = parts_.store.outboxCounts();
+  auto counts = parts_.store.outbox().outboxCounts();
   if (counts && counts->byState[storage::OpState::in_flight] > 0) {
     // Between drains nothing is being sent: an operation still in flight was sent, but its
     // answer could not be recorded (the disk was full). It goes again with its idempotency key,
     // as after a restart; left alone it would hold up its work order until the next start.
     makeDueNow(storage::OpState::in_flight, "sent, but its answer could not be recorded; sending again");
-    counts = parts_.store.outboxCounts();
+    counts = parts_.store.outbox().outboxCounts();
   }
   if (!counts || counts->byState[storage::OpState::pending] == 0) return;
-  if (auto ready = parts_.store.readyOperations(parts_.clock.now(), 1); !ready || ready->empty()) return;
+  if (auto ready = parts_.store.outbox().readyOperations(parts_.clock.now(), 1); !ready || ready->empty()) return;
   parts_.events.publish("sync", {{"phase", "push_started"}, {"pending", counts->byState[storage::OpState::pending]}});
   parts_.progress.begin("push");
   auto report = parts_.pusher.drain();
@@ -230,7 +230,7 @@ void SyncLoop::push() {
 }
 
 void SyncLoop::announceParked() {
-  if (auto conflicts = parts_.store.listConflicts(true)) {
+  if (auto conflicts = parts_.store.conflicts().listConflicts(true)) {
     for (const auto& c : *conflicts) {
       if (!conflictsAnnounced_.insert(c.id).second) continue;
       parts_.events.publish("conflict", {{"conflictId", c.id},
@@ -243,7 +243,7 @@ void SyncLoop::announceParked() {
   storage::OutboxFilter rejected;
   rejected.state = storage::OpState::rejected;
   rejected.limit = tuning::kRejectedScan;
-  if (auto ops = parts_.store.listOperations(rejected)) {
+  if (auto ops = parts_.store.outbox().listOperations(rejected)) {
     for (const auto& o : *ops) {
       if (!rejectionsAnnounced_.insert(o.id).second) continue;
       parts_.events.publish("rejected", {{"operationId", o.id},
@@ -264,7 +264,7 @@ void SyncLoop::checkSla() {
   q.sort = storage::WorkOrderSort::slaDueAt;
   q.pageSize = tuning::kSlaPageSize;
   for (q.page = 1;; ++q.page) {
-    auto page = parts_.store.listWorkOrders(q);
+    auto page = parts_.store.workOrders().listWorkOrders(q);
     if (!page) return;
     for (const auto& wo : page->items) {
       const std::string status = wo.doc.value("status", "");
@@ -320,7 +320,7 @@ void SyncLoop::runRound() {
   std::lock_guard lock(stateMutex_);
   storage::SyncRun run{parts_.clock.now(), parts_.clock.now(), lastPushOutcome_.empty() ? lastPullOutcome_ : lastPushOutcome_,
                        "pull: " + lastPullOutcome_ + "; push: " + lastPushOutcome_};
-  if (!lastPullOutcome_.empty()) (void)parts_.store.recordSyncRun(run);
+  if (!lastPullOutcome_.empty()) (void)parts_.store.syncState().recordSyncRun(run);
 }
 
 // Tells whoever asked for the round (fieldagent sync, an app) how it went.
@@ -336,12 +336,12 @@ void SyncLoop::roundDone(std::uint64_t served, bool online) {
     data["pull"] = roundPull_.empty() ? json(nullptr) : json(roundPull_);
     data["push"] = roundPush_.empty() ? json(nullptr) : json(roundPush_);
   }
-  if (auto counts = parts_.store.outboxCounts()) {
+  if (auto counts = parts_.store.outbox().outboxCounts()) {
     data["pending"] = counts->byState[storage::OpState::pending];
     data["rejected"] = counts->byState[storage::OpState::rejected];
     data["conflict"] = counts->byState[storage::OpState::conflict];
   }
-  if (auto open = parts_.store.listConflicts(true)) data["openConflicts"] = open->size();
+  if (auto open = parts_.store.conflicts().listConflicts(true)) data["openConflicts"] = open->size();
   syncServed_ = served;
   parts_.events.publish("sync", std::move(data));
 }

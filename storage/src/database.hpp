@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +65,8 @@ class Statement {
   int bindError_ = SQLITE_OK;
 };
 
+// One connection and the one lock every part of the store takes for each call (SQLite's own
+// locking is off: SQLITE_OPEN_NOMUTEX).
 class Database {
  public:
   // Errors: "io", "corrupt", "no_space", "busy".
@@ -78,10 +81,13 @@ class Database {
   Result<Statement> prepare(std::string_view sql);
   std::int64_t lastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
+  // Held for the whole of a store call, so a call is one transaction nobody interleaves with.
+  [[nodiscard]] std::unique_lock<std::mutex> lock() { return std::unique_lock(mutex_); }
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  std::mutex mutex_;
   std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
 };
 

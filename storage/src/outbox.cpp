@@ -1,4 +1,4 @@
-// The outbox and the conflicts: state moves of operations, the ready queue, and the records a
+// The Outbox part: state moves of operations, the ready queue, and the records a
 // person decides on.
 #include <string>
 #include <utility>
@@ -158,231 +158,6 @@ Result<void> refreshHolds(Database& db, std::int64_t opId) {
   return {};
 }
 
-Result<void> settleArchivedWrite(Database& db, std::int64_t writeId) {
-  auto live = db.prepare("SELECT 1 FROM outbox WHERE write_id = ?1 AND state <> 'archived' LIMIT 1");
-  if (!live) return live.error();
-  auto row = live->bind(1, writeId).step();
-  if (!row) return row.error();
-  if (*row) return {};
-  std::string workOrderId;
-  {
-    auto write = db.prepare("SELECT work_order_id FROM local_writes WHERE id = ?1");
-    if (!write) return write.error();
-    auto found = write->bind(1, writeId).step();
-    if (!found) return found.error();
-    if (!*found) return {};
-    workOrderId = write->text(0);
-  }
-  auto off = db.prepare("UPDATE local_writes SET active = 0 WHERE id = ?1");
-  if (!off) return off.error();
-  if (auto r = off->bind(1, writeId).run(); !r) return r;
-  auto close = db.prepare("UPDATE stock_adjustments SET open = 0 WHERE write_id = ?1");
-  if (!close) return close.error();
-  if (auto r = close->bind(1, writeId).run(); !r) return r;
-  return refreshWorkOrderView(db, workOrderId);
-}
-
-}  // namespace detail
-
-Result<std::vector<OutboxOp>> Store::readyOperations(WallTime now, int limit) {
-  if (limit < 1) return makeError("invalid", "limit must be 1 or more");
-  std::lock_guard lock(mutex_);
-  // The head of each work order's queue is its oldest live (pending or in-flight) operation that
-  // is not held; it is ready when it is pending, due, and all it depends on is done. Both the
-  // outer scan and the head lookup use the partial index outbox_queue, which holds live
-  // operations only, so the cost follows the queue, not the history.
-  auto stmt = db_->prepare(kReadySql);
-  if (!stmt) return stmt.error();
-  stmt->bind(1, toMillis(now)).bind(2, limit);
-  auto ids = collectIds(*stmt);
-  if (!ids) return ids.error();
-  return loadOps(*db_, *ids);
-}
-
-Result<std::vector<std::string>> Store::explainReadyOperations() {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare(std::string("EXPLAIN QUERY PLAN ") + kReadySql);
-  if (!stmt) return stmt.error();
-  std::vector<std::string> plan;
-  while (true) {
-    auto more = stmt->step();
-    if (!more) return more.error();
-    if (!*more) break;
-    plan.push_back(stmt->text(3));
-  }
-  return plan;
-}
-
-Result<OutboxOp> Store::operation(std::int64_t id) {
-  std::lock_guard lock(mutex_);
-  return loadOp(*db_, id);
-}
-
-Result<std::vector<OutboxOp>> Store::listOperations(const OutboxFilter& filter) {
-  if (filter.limit < 1) return makeError("invalid", "limit must be 1 or more");
-  std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare(
-      "SELECT id FROM outbox WHERE id > ?1 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR work_order_id = ?3) "
-      "ORDER BY id LIMIT ?4");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, filter.afterId);
-  if (filter.state) {
-    stmt->bind(2, toString(*filter.state));
-  } else {
-    stmt->bindNull(2);
-  }
-  stmt->bind(3, filter.workOrderId).bind(4, filter.limit);
-  auto ids = collectIds(*stmt);
-  if (!ids) return ids.error();
-  return loadOps(*db_, *ids);
-}
-
-Result<OutboxCounts> Store::outboxCounts() {
-  std::lock_guard lock(mutex_);
-  OutboxCounts counts;
-  for (OpState s :
-       {OpState::pending, OpState::in_flight, OpState::done, OpState::conflict, OpState::rejected, OpState::archived}) {
-    counts.byState[s] = 0;
-  }
-  {
-    auto stmt = db_->prepare("SELECT state, COUNT(*) FROM outbox GROUP BY state");
-    if (!stmt) return stmt.error();
-    while (true) {
-      auto more = stmt->step();
-      if (!more) return more.error();
-      if (!*more) break;
-      if (auto s = parseOpState(stmt->text(0))) counts.byState[*s] = stmt->integer(1);
-    }
-  }
-  {
-    auto stmt = db_->prepare("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight') AND held = 1");
-    if (!stmt) return stmt.error();
-    auto row = stmt->step();
-    if (!row) return row.error();
-    counts.held = stmt->integer(0);
-  }
-  {
-    auto stmt = db_->prepare("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'");
-    if (!stmt) return stmt.error();
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!stmt->isNull(0)) counts.oldestPendingCreatedAt = fromMillis(stmt->integer(0));
-  }
-  return counts;
-}
-
-Result<void> Store::markInFlight(std::int64_t id) {
-  std::lock_guard lock(mutex_);
-  // This commit is not waited on to reach the disk (synchronous=NORMAL for it alone): the store
-  // puts in-flight operations back to pending when it opens, so after a power cut a lost mark
-  // leaves the operation exactly where that would (pending, same Idempotency-Key). WAL keeps
-  // commits in order, so the next FULL commit makes it durable with its own. This takes one
-  // of the three fsyncs per pushed operation away.
-  struct RelaxedCommit {
-    Database& db;
-    bool active;
-    RelaxedCommit(Database& d, bool full) : db(d), active(full && static_cast<bool>(d.exec("PRAGMA synchronous = NORMAL"))) {}
-    ~RelaxedCommit() {
-      if (active) (void)db.exec("PRAGMA synchronous = FULL");
-    }
-  } relaxed(*db_, options_.durability == Durability::full);
-  auto txn = Transaction::begin(*db_);
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(clock_.now());
-  if (auto r = moveState(*db_, id, "'pending'", OpState::in_flight, now, "send"); !r) return r;
-  auto count = db_->prepare("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1");
-  if (!count) return count.error();
-  if (auto r = count->bind(1, id).run(); !r) return r;
-  return txn->commit();
-}
-
-Result<void> Store::markDone(std::int64_t id, const Json& upstreamAnswer,
-                             const std::optional<ServerWorkOrder>& freshCopy,
-                             const std::optional<std::string>& rebaseFromVersion) {
-  std::lock_guard lock(mutex_);
-  auto txn = Transaction::begin(*db_);
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(clock_.now());
-  if (auto r = moveState(*db_, id, "'in_flight'", OpState::done, now, "complete"); !r) return r;
-  auto stmt = db_->prepare("UPDATE outbox SET result = ?2, last_error = NULL WHERE id = ?1");
-  if (!stmt) return stmt.error();
-  if (auto r = stmt->bind(1, id).bind(2, upstreamAnswer.dump()).run(); !r) return r;
-  // After the move to done, so the fold of confirmed local changes counts this operation.
-  if (freshCopy && freshCopy->doc.is_object() && !detail::stringField(freshCopy->doc, "workOrderId").empty()) {
-    if (auto r = detail::storeServerCopies(*db_, {*freshCopy}, now); !r) return r;
-    if (rebaseFromVersion && !rebaseFromVersion->empty() && !freshCopy->etag.empty()) {
-      auto rebase = db_->prepare(
-          "UPDATE outbox SET base_version = ?3 WHERE work_order_id = ?1 AND state = 'pending' AND base_version = ?2 "
-          "AND id > ?4");
-      if (!rebase) return rebase.error();
-      rebase->bind(1, detail::stringField(freshCopy->doc, "workOrderId"))
-          .bind(2, *rebaseFromVersion)
-          .bind(3, freshCopy->etag)
-          .bind(4, id);
-      if (auto r = rebase->run(); !r) return r;
-    }
-  }
-  return txn->commit();
-}
-
-Result<void> Store::markRetryLater(std::int64_t id, WallTime nextAttemptAt, const std::string& error) {
-  std::lock_guard lock(mutex_);
-  auto txn = Transaction::begin(*db_);
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(clock_.now());
-  if (auto r = moveState(*db_, id, "'in_flight', 'pending'", OpState::pending, now, "reschedule"); !r) return r;
-  auto stmt = db_->prepare("UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1");
-  if (!stmt) return stmt.error();
-  if (auto r = stmt->bind(1, id).bind(2, toMillis(nextAttemptAt)).bind(3, error).run(); !r) return r;
-  return txn->commit();
-}
-
-Result<void> Store::markRejected(std::int64_t id, const std::string& upstreamMessage) {
-  std::lock_guard lock(mutex_);
-  auto txn = Transaction::begin(*db_);
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(clock_.now());
-  if (auto r = moveState(*db_, id, "'in_flight'", OpState::rejected, now, "reject"); !r) return r;
-  auto stmt = db_->prepare("UPDATE outbox SET last_error = ?2 WHERE id = ?1");
-  if (!stmt) return stmt.error();
-  if (auto r = stmt->bind(1, id).bind(2, upstreamMessage).run(); !r) return r;
-  if (auto r = detail::refreshHolds(*db_, id); !r) return r;
-  return txn->commit();
-}
-
-Result<std::int64_t> Store::markConflict(std::int64_t id, const NewConflict& conflict) {
-  std::lock_guard lock(mutex_);
-  auto txn = Transaction::begin(*db_);
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(clock_.now());
-  if (auto r = moveState(*db_, id, "'in_flight'", OpState::conflict, now, "mark in conflict"); !r) return r.error();
-  auto op = loadOp(*db_, id);
-  if (!op) return op.error();
-  {
-    auto stmt = db_->prepare("UPDATE outbox SET last_error = ?2 WHERE id = ?1");
-    if (!stmt) return stmt.error();
-    if (auto r = stmt->bind(1, id).bind(2, conflict.message).run(); !r) return r.error();
-  }
-  auto insert = db_->prepare(
-      "INSERT INTO conflicts (operation_id, work_order_id, field, base, theirs, yours, message, state, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)");
-  if (!insert) return insert.error();
-  insert->bind(1, id)
-      .bind(2, op->workOrderId)
-      .bind(3, conflict.field.empty() ? op->kind : conflict.field)
-      .bind(4, conflict.base.dump())
-      .bind(5, conflict.theirs.dump())
-      .bind(6, (conflict.yours.is_null() ? op->payload : conflict.yours).dump())
-      .bind(7, conflict.message)
-      .bind(8, now);
-  if (auto r = insert->run(); !r) return r.error();
-  const std::int64_t conflictId = db_->lastInsertId();
-  if (auto r = detail::refreshHolds(*db_, id); !r) return r.error();
-  if (auto r = txn->commit(); !r) return r.error();
-  return conflictId;
-}
-
-namespace {
 
 // Sends a parked operation again: pending, due now, with a fresh idempotency key. Upstream
 // recorded no effect for a rejected or conflicting request, so a new key cannot duplicate one;
@@ -412,6 +187,10 @@ Result<void> archiveOp(Database& db, std::int64_t id, std::int64_t now) {
   return detail::settleArchivedWrite(db, op->writeId);
 }
 
+}  // namespace detail
+
+namespace {
+
 Result<void> closeConflictsOf(Database& db, std::int64_t opId, const std::string& resolution, const std::string& note,
                               std::int64_t now) {
   auto stmt = db.prepare(
@@ -423,136 +202,231 @@ Result<void> closeConflictsOf(Database& db, std::int64_t opId, const std::string
 
 }  // namespace
 
-Result<void> Store::retryParked(std::int64_t id, const std::optional<std::string>& newBaseVersion) {
-  std::lock_guard lock(mutex_);
-  auto txn = Transaction::begin(*db_);
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(clock_.now());
-  if (auto r = requeueParked(*db_, entropy_, id, now, newBaseVersion, std::nullopt); !r) return r;
-  if (auto r = closeConflictsOf(*db_, id, "keep_mine", "retried", now); !r) return r;
-  return txn->commit();
-}
-
-Result<void> Store::editParked(std::int64_t id, const Json& payload) {
-  std::lock_guard lock(mutex_);
-  auto txn = Transaction::begin(*db_);
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(clock_.now());
-  if (auto r = requeueParked(*db_, entropy_, id, now, std::nullopt, payload); !r) return r;
-  if (auto r = closeConflictsOf(*db_, id, "edit", "edited", now); !r) return r;
-  return txn->commit();
-}
-
-Result<void> Store::discard(std::int64_t id) {
-  std::lock_guard lock(mutex_);
-  auto txn = Transaction::begin(*db_);
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(clock_.now());
-  if (auto r = archiveOp(*db_, id, now); !r) return r;
-  if (auto r = closeConflictsOf(*db_, id, "take_theirs", "discarded", now); !r) return r;
-  return txn->commit();
-}
-
-// ---- conflicts -------------------------------------------------------------------------
-
-namespace {
-
-constexpr const char* kConflictColumns =
-    "id, operation_id, work_order_id, field, base, theirs, yours, message, state, resolution, resolution_note, "
-    "created_at, resolved_at";
-
-Result<ConflictRecord> readConflict(Statement& row) {
-  ConflictRecord c;
-  c.id = row.integer(0);
-  c.operationId = row.integer(1);
-  c.workOrderId = row.text(2);
-  c.field = row.text(3);
-  const std::string what = "conflict " + std::to_string(c.id);
-  for (auto [column, target] : {std::pair{4, &c.base}, std::pair{5, &c.theirs}, std::pair{6, &c.yours}}) {
-    if (row.isNull(column)) continue;
-    auto parsed = detail::parseStored(row.text(column), what);
-    if (!parsed) return parsed.error();
-    *target = std::move(parsed).value();
-  }
-  c.message = row.text(7);
-  c.open = row.text(8) == "open";
-  c.resolution = row.text(9);
-  c.resolutionNote = row.text(10);
-  c.createdAt = fromMillis(row.integer(11));
-  if (!row.isNull(12)) c.resolvedAt = fromMillis(row.integer(12));
-  return c;
-}
-
-}  // namespace
-
-Result<std::vector<ConflictRecord>> Store::listConflicts(bool openOnly) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare(std::string("SELECT ") + kConflictColumns +
-                           " FROM conflicts WHERE (?1 = 0 OR state = 'open') ORDER BY id");
+Result<std::vector<OutboxOp>> Outbox::readyOperations(WallTime now, int limit) {
+  if (limit < 1) return makeError("invalid", "limit must be 1 or more");
+  auto lock = core_.db().lock();
+  // The head of each work order's queue is its oldest live (pending or in-flight) operation that
+  // is not held; it is ready when it is pending, due, and all it depends on is done. Both the
+  // outer scan and the head lookup use the partial index outbox_queue, which holds live
+  // operations only, so the cost follows the queue, not the history.
+  auto stmt = core_.db().prepare(kReadySql);
   if (!stmt) return stmt.error();
-  stmt->bind(1, openOnly ? 1 : 0);
-  std::vector<ConflictRecord> out;
+  stmt->bind(1, toMillis(now)).bind(2, limit);
+  auto ids = collectIds(*stmt);
+  if (!ids) return ids.error();
+  return loadOps(core_.db(), *ids);
+}
+
+Result<std::vector<std::string>> Outbox::explainReadyOperations() {
+  auto lock = core_.db().lock();
+  auto stmt = core_.db().prepare(std::string("EXPLAIN QUERY PLAN ") + kReadySql);
+  if (!stmt) return stmt.error();
+  std::vector<std::string> plan;
   while (true) {
     auto more = stmt->step();
     if (!more) return more.error();
     if (!*more) break;
-    auto c = readConflict(*stmt);
-    if (!c) return c.error();
-    out.push_back(std::move(c).value());
+    plan.push_back(stmt->text(3));
   }
-  return out;
+  return plan;
 }
 
-Result<ConflictRecord> Store::conflict(std::int64_t id) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_->prepare(std::string("SELECT ") + kConflictColumns + " FROM conflicts WHERE id = ?1");
+Result<OutboxOp> Outbox::operation(std::int64_t id) {
+  auto lock = core_.db().lock();
+  return loadOp(core_.db(), id);
+}
+
+Result<std::vector<OutboxOp>> Outbox::listOperations(const OutboxFilter& filter) {
+  if (filter.limit < 1) return makeError("invalid", "limit must be 1 or more");
+  auto lock = core_.db().lock();
+  auto stmt = core_.db().prepare(
+      "SELECT id FROM outbox WHERE id > ?1 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR work_order_id = ?3) "
+      "ORDER BY id LIMIT ?4");
   if (!stmt) return stmt.error();
-  auto row = stmt->bind(1, id).step();
-  if (!row) return row.error();
-  if (!*row) return makeError("not_found", "conflict " + std::to_string(id) + " does not exist");
-  return readConflict(*stmt);
+  stmt->bind(1, filter.afterId);
+  if (filter.state) {
+    stmt->bind(2, toString(*filter.state));
+  } else {
+    stmt->bindNull(2);
+  }
+  stmt->bind(3, filter.workOrderId).bind(4, filter.limit);
+  auto ids = collectIds(*stmt);
+  if (!ids) return ids.error();
+  return loadOps(core_.db(), *ids);
 }
 
-Result<void> Store::resolveConflict(std::int64_t id, const ConflictResolution& resolution) {
-  std::lock_guard lock(mutex_);
-  Database& db = *db_;
-  auto txn = Transaction::begin(db);
-  if (!txn) return txn.error();
-  std::int64_t opId = 0;
+Result<OutboxCounts> Outbox::outboxCounts() {
+  auto lock = core_.db().lock();
+  OutboxCounts counts;
+  for (OpState s :
+       {OpState::pending, OpState::in_flight, OpState::done, OpState::conflict, OpState::rejected, OpState::archived}) {
+    counts.byState[s] = 0;
+  }
   {
-    auto stmt = db.prepare("SELECT operation_id, state FROM conflicts WHERE id = ?1");
+    auto stmt = core_.db().prepare("SELECT state, COUNT(*) FROM outbox GROUP BY state");
     if (!stmt) return stmt.error();
-    auto row = stmt->bind(1, id).step();
+    while (true) {
+      auto more = stmt->step();
+      if (!more) return more.error();
+      if (!*more) break;
+      if (auto s = parseOpState(stmt->text(0))) counts.byState[*s] = stmt->integer(1);
+    }
+  }
+  {
+    auto stmt = core_.db().prepare("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight') AND held = 1");
+    if (!stmt) return stmt.error();
+    auto row = stmt->step();
     if (!row) return row.error();
-    if (!*row) return makeError("not_found", "conflict " + std::to_string(id) + " does not exist");
-    if (stmt->text(1) != "open") return makeError("wrong_state", "conflict " + std::to_string(id) + " is resolved");
-    opId = stmt->integer(0);
+    counts.held = stmt->integer(0);
   }
-  const std::int64_t now = toMillis(clock_.now());
-  std::string name;
-  const std::optional<std::string> newBase =
-      resolution.newBaseVersion.empty() ? std::nullopt : std::optional<std::string>(resolution.newBaseVersion);
-  switch (resolution.choice) {
-    case ConflictChoice::keepMine:
-      name = "keep_mine";
-      if (auto r = requeueParked(db, entropy_, opId, now, newBase, std::nullopt); !r) return r;
-      break;
-    case ConflictChoice::takeTheirs:
-      name = "take_theirs";
-      if (auto r = archiveOp(db, opId, now); !r) return r;
-      break;
-    case ConflictChoice::edit:
-      name = "edit";
-      if (!resolution.newPayload) return makeError("invalid", "resolving by edit needs the edited payload");
-      if (auto r = requeueParked(db, entropy_, opId, now, newBase, resolution.newPayload); !r) {
-        return r;
-      }
-      break;
+  {
+    auto stmt = core_.db().prepare("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'");
+    if (!stmt) return stmt.error();
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!stmt->isNull(0)) counts.oldestPendingCreatedAt = fromMillis(stmt->integer(0));
   }
-  auto close = db.prepare(
-      "UPDATE conflicts SET state = 'resolved', resolution = ?2, resolution_note = ?3, resolved_at = ?4 WHERE id = ?1");
-  if (!close) return close.error();
-  if (auto r = close->bind(1, id).bind(2, name).bind(3, resolution.note).bind(4, now).run(); !r) return r;
+  return counts;
+}
+
+Result<void> Outbox::markInFlight(std::int64_t id) {
+  auto lock = core_.db().lock();
+  // This commit is not waited on to reach the disk (synchronous=NORMAL for it alone): the store
+  // puts in-flight operations back to pending when it opens, so after a power cut a lost mark
+  // leaves the operation exactly where that would (pending, same Idempotency-Key). WAL keeps
+  // commits in order, so the next FULL commit makes it durable with its own. This takes one
+  // of the three fsyncs per pushed operation away.
+  struct RelaxedCommit {
+    Database& db;
+    bool active;
+    RelaxedCommit(Database& d, bool full) : db(d), active(full && static_cast<bool>(d.exec("PRAGMA synchronous = NORMAL"))) {}
+    ~RelaxedCommit() {
+      if (active) (void)db.exec("PRAGMA synchronous = FULL");
+    }
+  } relaxed(core_.db(), core_.options.durability == Durability::full);
+  auto txn = Transaction::begin(core_.db());
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(core_.clock.now());
+  if (auto r = moveState(core_.db(), id, "'pending'", OpState::in_flight, now, "send"); !r) return r;
+  auto count = core_.db().prepare("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1");
+  if (!count) return count.error();
+  if (auto r = count->bind(1, id).run(); !r) return r;
+  return txn->commit();
+}
+
+Result<void> Outbox::markDone(std::int64_t id, const Json& upstreamAnswer,
+                             const std::optional<ServerWorkOrder>& freshCopy,
+                             const std::optional<std::string>& rebaseFromVersion) {
+  auto lock = core_.db().lock();
+  auto txn = Transaction::begin(core_.db());
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(core_.clock.now());
+  if (auto r = moveState(core_.db(), id, "'in_flight'", OpState::done, now, "complete"); !r) return r;
+  auto stmt = core_.db().prepare("UPDATE outbox SET result = ?2, last_error = NULL WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  if (auto r = stmt->bind(1, id).bind(2, upstreamAnswer.dump()).run(); !r) return r;
+  // After the move to done, so the fold of confirmed local changes counts this operation.
+  if (freshCopy && freshCopy->doc.is_object() && !detail::stringField(freshCopy->doc, "workOrderId").empty()) {
+    if (auto r = detail::storeServerCopies(core_.db(), {*freshCopy}, now); !r) return r;
+    if (rebaseFromVersion && !rebaseFromVersion->empty() && !freshCopy->etag.empty()) {
+      auto rebase = core_.db().prepare(
+          "UPDATE outbox SET base_version = ?3 WHERE work_order_id = ?1 AND state = 'pending' AND base_version = ?2 "
+          "AND id > ?4");
+      if (!rebase) return rebase.error();
+      rebase->bind(1, detail::stringField(freshCopy->doc, "workOrderId"))
+          .bind(2, *rebaseFromVersion)
+          .bind(3, freshCopy->etag)
+          .bind(4, id);
+      if (auto r = rebase->run(); !r) return r;
+    }
+  }
+  return txn->commit();
+}
+
+Result<void> Outbox::markRetryLater(std::int64_t id, WallTime nextAttemptAt, const std::string& error) {
+  auto lock = core_.db().lock();
+  auto txn = Transaction::begin(core_.db());
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(core_.clock.now());
+  if (auto r = moveState(core_.db(), id, "'in_flight', 'pending'", OpState::pending, now, "reschedule"); !r) return r;
+  auto stmt = core_.db().prepare("UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  if (auto r = stmt->bind(1, id).bind(2, toMillis(nextAttemptAt)).bind(3, error).run(); !r) return r;
+  return txn->commit();
+}
+
+Result<void> Outbox::markRejected(std::int64_t id, const std::string& upstreamMessage) {
+  auto lock = core_.db().lock();
+  auto txn = Transaction::begin(core_.db());
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(core_.clock.now());
+  if (auto r = moveState(core_.db(), id, "'in_flight'", OpState::rejected, now, "reject"); !r) return r;
+  auto stmt = core_.db().prepare("UPDATE outbox SET last_error = ?2 WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  if (auto r = stmt->bind(1, id).bind(2, upstreamMessage).run(); !r) return r;
+  if (auto r = detail::refreshHolds(core_.db(), id); !r) return r;
+  return txn->commit();
+}
+
+Result<std::int64_t> Outbox::markConflict(std::int64_t id, const NewConflict& conflict) {
+  auto lock = core_.db().lock();
+  auto txn = Transaction::begin(core_.db());
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(core_.clock.now());
+  if (auto r = moveState(core_.db(), id, "'in_flight'", OpState::conflict, now, "mark in conflict"); !r) return r.error();
+  auto op = loadOp(core_.db(), id);
+  if (!op) return op.error();
+  {
+    auto stmt = core_.db().prepare("UPDATE outbox SET last_error = ?2 WHERE id = ?1");
+    if (!stmt) return stmt.error();
+    if (auto r = stmt->bind(1, id).bind(2, conflict.message).run(); !r) return r.error();
+  }
+  auto insert = core_.db().prepare(
+      "INSERT INTO conflicts (operation_id, work_order_id, field, base, theirs, yours, message, state, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)");
+  if (!insert) return insert.error();
+  insert->bind(1, id)
+      .bind(2, op->workOrderId)
+      .bind(3, conflict.field.empty() ? op->kind : conflict.field)
+      .bind(4, conflict.base.dump())
+      .bind(5, conflict.theirs.dump())
+      .bind(6, (conflict.yours.is_null() ? op->payload : conflict.yours).dump())
+      .bind(7, conflict.message)
+      .bind(8, now);
+  if (auto r = insert->run(); !r) return r.error();
+  const std::int64_t conflictId = core_.db().lastInsertId();
+  if (auto r = detail::refreshHolds(core_.db(), id); !r) return r.error();
+  if (auto r = txn->commit(); !r) return r.error();
+  return conflictId;
+}
+
+Result<void> Outbox::retryParked(std::int64_t id, const std::optional<std::string>& newBaseVersion) {
+  auto lock = core_.db().lock();
+  auto txn = Transaction::begin(core_.db());
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(core_.clock.now());
+  if (auto r = detail::requeueParked(core_.db(), core_.entropy, id, now, newBaseVersion, std::nullopt); !r) return r;
+  if (auto r = closeConflictsOf(core_.db(), id, "keep_mine", "retried", now); !r) return r;
+  return txn->commit();
+}
+
+Result<void> Outbox::editParked(std::int64_t id, const Json& payload) {
+  auto lock = core_.db().lock();
+  auto txn = Transaction::begin(core_.db());
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(core_.clock.now());
+  if (auto r = detail::requeueParked(core_.db(), core_.entropy, id, now, std::nullopt, payload); !r) return r;
+  if (auto r = closeConflictsOf(core_.db(), id, "edit", "edited", now); !r) return r;
+  return txn->commit();
+}
+
+Result<void> Outbox::discard(std::int64_t id) {
+  auto lock = core_.db().lock();
+  auto txn = Transaction::begin(core_.db());
+  if (!txn) return txn.error();
+  const std::int64_t now = toMillis(core_.clock.now());
+  if (auto r = detail::archiveOp(core_.db(), id, now); !r) return r;
+  if (auto r = closeConflictsOf(core_.db(), id, "take_theirs", "discarded", now); !r) return r;
   return txn->commit();
 }
 

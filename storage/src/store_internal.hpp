@@ -2,7 +2,9 @@
 // Helpers shared by the store's source files.
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -13,6 +15,7 @@
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/storage/records.hpp"
+#include "fieldagent/storage/store.hpp"
 
 namespace fieldagent::storage::detail {
 
@@ -59,6 +62,24 @@ struct QuotaLedger {
 
 namespace fieldagent::storage::detail {
 
+inline constexpr const char* kDatabaseFile = "fieldagent.db";
+inline constexpr const char* kAttachmentsFolder = "attachments";
+
+// What the parts of a store share: the one database (connection and lock), the store's clock,
+// entropy and data key, and the attachment quota (shared with writers that outlive a call).
+struct StoreCore {
+  StoreOptions options;
+  platform::Clock& clock;
+  platform::Entropy& entropy;
+  std::string dataKey;
+  std::unique_ptr<Database> database;
+  std::shared_ptr<QuotaLedger> quota = std::make_shared<QuotaLedger>();
+
+  Database& db() { return *database; }
+  std::int64_t nowMillis() const { return toMillis(clock.now()); }
+  std::filesystem::path attachmentsDir() const { return options.dataDir / kAttachmentsFolder; }
+};
+
 // The server copy a caller has just stored, parsed and as the text it wrote.
 struct ServerCopyInHand {
   const Json& doc;
@@ -77,6 +98,20 @@ Result<void> storeServerCopies(Database& db, const std::vector<ServerWorkOrder>&
 // Once every operation of a write is archived, its changes leave the view and its stock
 // adjustments stop counting. Call inside a transaction.
 Result<void> settleArchivedWrite(Database& db, std::int64_t writeId);
+
+// Whether the work order is cached.
+Result<bool> workOrderExists(Database& db, const std::string& id);
+
+// "invalid" unless page >= 1 and 1 <= pageSize <= tuning::kMaxPageSize.
+Result<void> validatePaging(int page, int pageSize);
+
+// Sends a parked operation again (pending, due now, fresh idempotency key), optionally on a new
+// base version or with a new payload. Call inside a transaction.
+Result<void> requeueParked(Database& db, platform::Entropy& entropy, std::int64_t id, std::int64_t now,
+                           const std::optional<std::string>& baseVersion, const std::optional<Json>& payload);
+
+// Archives a pending or parked operation and settles its write. Call inside a transaction.
+Result<void> archiveOp(Database& db, std::int64_t id, std::int64_t now);
 
 // Recomputes `held` for every operation that depends, directly or not, on `opId`.
 Result<void> refreshHolds(Database& db, std::int64_t opId);

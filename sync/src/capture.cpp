@@ -82,7 +82,7 @@ Capture::Capture(storage::Store& store, SessionManager& session, platform::Clock
     : store_(store), session_(session), clock_(clock), coverage_(std::move(coverage)) {}
 
 Result<storage::WorkOrder> Capture::cached(const std::string& workOrderId) {
-  auto wo = store_.workOrder(workOrderId);
+  auto wo = store_.workOrders().workOrder(workOrderId);
   if (!wo && wo.error().code == "not_found") {
     return makeError("not_found", "work order '" + workOrderId + "' is not in the offline cache");
   }
@@ -97,7 +97,7 @@ std::string Capture::baseVersionOf(const storage::WorkOrder& wo) const {
 std::string Capture::vanWarehouse() const {
   const std::string me = session_.status().user.technicianId;
   if (me.empty()) return "";
-  auto tech = store_.reference(storage::ReferenceKind::technician, me);
+  auto tech = store_.referenceData().reference(storage::ReferenceKind::technician, me);
   return tech ? str(*tech, "vanWarehouseId") : "";
 }
 
@@ -135,7 +135,7 @@ Result<Captured> Capture::moveStatus(const std::string& workOrderId, const json&
   // Status moves of one work order form a chain: a move parked for a person holds the moves
   // after it (which were made on top of it) and nothing else.
   std::vector<std::int64_t> after;
-  auto ops = store_.listOperations({std::nullopt, workOrderId, 0, 10000});
+  auto ops = store_.outbox().listOperations({std::nullopt, workOrderId, 0, 10000});
   if (!ops) return ops.error();
   for (auto it = ops->rbegin(); it != ops->rend(); ++it) {
     if (it->kind == op::kStatus && it->state != storage::OpState::done && it->state != storage::OpState::archived) {
@@ -148,7 +148,7 @@ Result<Captured> Capture::moveStatus(const std::string& workOrderId, const json&
   write.workOrderId = workOrderId;
   write.workOrderPatch = json{{"status", *status}};
   write.operations.push_back({op::kStatus, payload, baseVersionOf(*wo), after, {}});
-  auto result = store_.applyLocalWrite(write);
+  auto result = store_.localWrites().applyLocalWrite(write);
   if (!result) return result.error();
   return Captured{result->writeId, result->operations, {}, body};
 }
@@ -244,11 +244,11 @@ Result<Captured> Capture::recordConsumption(const std::string& workOrderId, cons
   if (body.contains("customerSignature") && body["customerSignature"].is_object()) {
     const std::string token = body["customerSignature"]["signatureToken"];
     // A local handle names a signature captured here: the consumption waits for its upload.
-    if (auto att = store_.attachment(token); att) {
+    if (auto att = store_.attachments().attachment(token); att) {
       if (att->workOrderId != workOrderId) {
         return invalid("customerSignature.signatureToken names an attachment of another work order");
       }
-      auto ops = store_.listOperations({std::nullopt, workOrderId, 0, 1000});
+      auto ops = store_.outbox().listOperations({std::nullopt, workOrderId, 0, 1000});
       if (!ops) return ops.error();
       for (const auto& o : *ops) {
         if (o.kind == op::kAttachmentUpload && str(o.payload, "attachmentId") == token) dependsOn.push_back(o.id);
@@ -261,7 +261,7 @@ Result<Captured> Capture::recordConsumption(const std::string& workOrderId, cons
   if (!wo) return wo.error();
   std::vector<std::string> warnings;
   for (const auto& adj : stock) {
-    auto lines = store_.stock(adj.warehouseId, adj.partNumber);
+    auto lines = store_.referenceData().stock(adj.warehouseId, adj.partNumber);
     double onHand = 0;
     if (lines) {
       for (const auto& l : *lines) {
@@ -280,7 +280,7 @@ Result<Captured> Capture::recordConsumption(const std::string& workOrderId, cons
   write.workOrderId = workOrderId;
   write.stock = stock;
   write.operations.push_back({op::kConsumption, payload, "", dependsOn, {}});
-  auto result = store_.applyLocalWrite(write);
+  auto result = store_.localWrites().applyLocalWrite(write);
   if (!result) return result.error();
   return Captured{result->writeId, result->operations, warnings, {{"coverage", coverage}}};
 }
@@ -301,7 +301,7 @@ Result<Captured> Capture::addNote(const std::string& workOrderId, const json& re
   write.workOrderId = workOrderId;
   write.workOrderPatch = json{{"notes", notes}};
   write.operations.push_back({op::kNote, {{"note", *text}, {"occurredAt", *at}}, "", {}, {}});
-  auto result = store_.applyLocalWrite(write);
+  auto result = store_.localWrites().applyLocalWrite(write);
   if (!result) return result.error();
   return Captured{result->writeId, result->operations, {}, {{"notes", notes}}};
 }
@@ -339,7 +339,7 @@ Result<Captured> Capture::answerChecklist(const std::string& workOrderId, const 
                               "",
                               {},
                               {}});
-  auto result = store_.applyLocalWrite(write);
+  auto result = store_.localWrites().applyLocalWrite(write);
   if (!result) return result.error();
   return Captured{result->writeId, result->operations, {}, {{"checklist", checklist}}};
 }
@@ -382,7 +382,7 @@ Result<Captured> Capture::assign(const std::string& workOrderId, const json& req
   write.workOrderId = workOrderId;
   write.workOrderPatch = json{{"assignedTechnicianIds", assigned}};
   write.operations.push_back({op::kAssignment, {{"request", body}}, baseVersionOf(*wo), {}, {}});
-  auto result = store_.applyLocalWrite(write);
+  auto result = store_.localWrites().applyLocalWrite(write);
   if (!result) return result.error();
   return Captured{result->writeId, result->operations, {}, body};
 }
@@ -392,13 +392,13 @@ Result<Captured> Capture::recordAttachment(const storage::FinishedAttachment& at
   write.workOrderId = attachment.spec.workOrderId;
   write.attachments.push_back(attachment);
   write.operations.push_back({op::kAttachmentUpload, {{"attachmentId", attachment.id}}, "", {}, {}});
-  auto result = store_.applyLocalWrite(write);
+  auto result = store_.localWrites().applyLocalWrite(write);
   if (!result) return result.error();
   return Captured{result->writeId, result->operations, {}, {{"attachmentId", attachment.id}}};
 }
 
 Result<void> Capture::editParked(std::int64_t operationId, const json& request) {
-  auto operation = store_.operation(operationId);
+  auto operation = store_.outbox().operation(operationId);
   if (!operation) return operation.error();
   json payload = operation->payload;
   if (operation->kind == op::kConsumption) {
@@ -412,13 +412,13 @@ Result<void> Capture::editParked(std::int64_t operationId, const json& request) 
   } else {
     return invalid("operations of kind '" + operation->kind + "' cannot be edited; retry or discard them");
   }
-  return store_.editParked(operationId, payload);
+  return store_.outbox().editParked(operationId, payload);
 }
 
 Result<json> Capture::invoice(const std::string& workOrderId) {
   auto wo = cached(workOrderId);
   if (!wo) return wo.error();
-  auto ops = store_.listOperations({std::nullopt, workOrderId, 0, 10000});
+  auto ops = store_.outbox().listOperations({std::nullopt, workOrderId, 0, 10000});
   if (!ops) return ops.error();
   std::vector<json> classifications;
   for (const auto& o : *ops) {

@@ -53,19 +53,20 @@ json classifyConsumption(const json& consumption, const json& workOrder, storage
 
   json warranty;
   if (!assetId.empty()) {
-    if (auto asset = store.reference(storage::ReferenceKind::asset, assetId); asset && asset->contains("warranty")) {
+    if (auto asset = store.referenceData().reference(storage::ReferenceKind::asset, assetId);
+        asset && asset->contains("warranty")) {
       warranty = (*asset)["warranty"];
     }
   }
   // Contracts that may cover this work: the customer's, and any naming the asset.
   std::map<std::string, json> contracts;
   if (!customerId.empty()) {
-    if (auto page = store.listReference(storage::ReferenceKind::contract, customerId, 1, 200); page) {
+    if (auto page = store.referenceData().listReference(storage::ReferenceKind::contract, customerId, 1, 200); page) {
       for (auto& c : page->items) contracts[str(c, "contractId")] = c;
     }
   }
   if (!assetId.empty()) {
-    if (auto forAsset = store.contractsForAsset(assetId); forAsset) {
+    if (auto forAsset = store.referenceData().contractsForAsset(assetId); forAsset) {
       for (auto& c : *forAsset) contracts[str(c, "contractId")] = c;
     }
   }
@@ -107,7 +108,8 @@ json classifyConsumption(const json& consumption, const json& workOrder, storage
       const double qty = num(part, "quantity");
       json line = bestCover("parts", pn, "partNumbers");
       json unitPrice = nullptr;
-      if (auto catalog = store.reference(storage::ReferenceKind::part, pn); catalog && (*catalog)["unitPrice"].is_number()) {
+      if (auto catalog = store.referenceData().reference(storage::ReferenceKind::part, pn);
+          catalog && (*catalog)["unitPrice"].is_number()) {
         unitPrice = (*catalog)["unitPrice"];
       }
       line["line"] = "parts";

@@ -64,7 +64,7 @@ Result<PullReport> Puller::pull() {
   const std::string& me = who.user.technicianId;
 
   PullReport report;
-  auto checkpoint = store_.checkpoint(kWorkOrdersCheckpoint);
+  auto checkpoint = store_.syncState().checkpoint(kWorkOrdersCheckpoint);
   if (!checkpoint) return checkpoint.error();
   report.prime = !checkpoint->has_value();
 
@@ -119,7 +119,9 @@ Result<PullReport> Puller::pull() {
   if (auto r = pullCatalog(report); !r) return r.error();
   if (auto r = pullStock(report); !r) return r.error();
 
-  if (auto r = store_.saveCheckpoint(kWorkOrdersCheckpoint, {windowEnd, "", clock_.now()}); !r) return r.error();
+  if (auto r = store_.syncState().saveCheckpoint(kWorkOrdersCheckpoint, {windowEnd, "", clock_.now()}); !r) {
+    return r.error();
+  }
   report.watermark = windowEnd;
   log().information("pull %s: %d work orders stored, %d released, %d reference documents, %d pages",
                     std::string(report.prime ? "prime" : "delta"), report.workOrdersStored,
@@ -134,14 +136,14 @@ Result<void> Puller::storePage(std::vector<json>& items, const std::string& me, 
     const std::string id = item["workOrderId"].get<std::string>();
     const std::string updatedAt = stringField(item, "updatedAt");
     if (!assignedTo(item, me)) {
-      auto released = store_.releaseWorkOrder(id);
+      auto released = store_.workOrders().releaseWorkOrder(id);
       if (!released) return released.error();
       if (*released != storage::ReleaseOutcome::notCached) ++report.workOrdersReleased;
       continue;
     }
     // Already cached at this version (the overlap re-reads some, and so does a prime that was
     // cut off): nothing to read. On a prime its reference data may still be missing.
-    auto known = store_.serverUpdatedAt(id);
+    auto known = store_.workOrders().serverUpdatedAt(id);
     if (!known) return known.error();
     if (*known && !(*known)->empty() && **known == updatedAt) {
       if (prime) references.add(item);
@@ -155,7 +157,7 @@ Result<void> Puller::storePage(std::vector<json>& items, const std::string& me, 
       copy.doc = std::move(*detail.value);
       copy.etag = detail.etag;
       if (!assignedTo(copy.doc, me)) {
-        auto released = store_.releaseWorkOrder(id);
+        auto released = store_.workOrders().releaseWorkOrder(id);
         if (!released) return released.error();
         continue;
       }
@@ -164,7 +166,7 @@ Result<void> Puller::storePage(std::vector<json>& items, const std::string& me, 
     toStore.push_back(std::move(copy));
   }
   if (toStore.empty()) return {};
-  if (auto r = store_.upsertWorkOrders(toStore); !r) return r;
+  if (auto r = store_.workOrders().upsertWorkOrders(toStore); !r) return r;
   report.workOrdersStored += static_cast<int>(toStore.size());
   return {};
 }
@@ -180,14 +182,14 @@ Result<void> Puller::pullReference(const References& references, bool prime, Pul
   }
   auto store = [&](storage::ReferenceKind kind, std::vector<json> docs) -> Result<void> {
     report.referenceDocuments += static_cast<int>(docs.size());
-    return store_.upsertReference(kind, docs);
+    return store_.referenceData().upsertReference(kind, docs);
   };
   // A prime starts from an empty cache, so what it finds cached was stored by an earlier,
   // cut-off attempt of this same prime: not read again. A customer is stored after its sites
   // and contracts, so a cached customer means all three are. Deltas read everything again.
   auto cached = [&](storage::ReferenceKind kind, const std::string& id) -> Result<bool> {
     if (!prime) return false;
-    return store_.hasReference(kind, id);
+    return store_.referenceData().hasReference(kind, id);
   };
   for (const auto& customerId : references.customers) {
     auto have = cached(storage::ReferenceKind::customer, customerId);
@@ -250,17 +252,17 @@ Result<void> Puller::eachPage(const std::string& path, std::vector<std::pair<std
 
 Result<void> Puller::pullCatalog(PullReport& report) {
   if (!session_.requireEntitlement("inventory")) return {};
-  auto checkpoint = store_.checkpoint(kPartsCheckpoint);
+  auto checkpoint = store_.syncState().checkpoint(kPartsCheckpoint);
   if (!checkpoint) return checkpoint.error();
   const std::string windowEnd = platform::formatIso8601(serverNow());
   std::vector<std::pair<std::string, std::string>> query;
   if (checkpoint->has_value()) query.emplace_back("updatedFrom", minusOverlap((*checkpoint)->watermark));
   auto r = eachPage("/parts", query, "partNumber", [&](std::vector<json>& docs) {
     report.referenceDocuments += static_cast<int>(docs.size());
-    return store_.upsertReference(storage::ReferenceKind::part, docs);
+    return store_.referenceData().upsertReference(storage::ReferenceKind::part, docs);
   });
   if (!r) return r;
-  return store_.saveCheckpoint(kPartsCheckpoint, {windowEnd, "", clock_.now()});
+  return store_.syncState().saveCheckpoint(kPartsCheckpoint, {windowEnd, "", clock_.now()});
 }
 
 Result<void> Puller::pullStock(PullReport& report) {
@@ -268,21 +270,23 @@ Result<void> Puller::pullStock(PullReport& report) {
   const std::string me = session_.status().user.technicianId;
   auto technician = client_.getResource("/technicians/" + encodeQueryComponent(me), "technicianId");
   if (!technician.ok()) return failed("GET /technicians/" + me, technician);
-  if (auto r = store_.upsertReference(storage::ReferenceKind::technician, {*technician.value}); !r) return r;
+  if (auto r = store_.referenceData().upsertReference(storage::ReferenceKind::technician, {*technician.value}); !r) {
+    return r;
+  }
   const std::string van = stringField(*technician.value, "vanWarehouseId");
   if (van.empty()) return {};
 
-  auto checkpoint = store_.checkpoint(kStockCheckpoint);
+  auto checkpoint = store_.syncState().checkpoint(kStockCheckpoint);
   if (!checkpoint) return checkpoint.error();
   const std::string windowEnd = platform::formatIso8601(serverNow());
   std::vector<std::pair<std::string, std::string>> query{{"warehouseId", van}};
   if (checkpoint->has_value()) query.emplace_back("updatedFrom", minusOverlap((*checkpoint)->watermark));
   auto r = eachPage("/inventory", query, "partNumber", [&](std::vector<json>& docs) {
     report.referenceDocuments += static_cast<int>(docs.size());
-    return store_.upsertStock(docs);
+    return store_.referenceData().upsertStock(docs);
   });
   if (!r) return r;
-  return store_.saveCheckpoint(kStockCheckpoint, {windowEnd, "", clock_.now()});
+  return store_.syncState().saveCheckpoint(kStockCheckpoint, {windowEnd, "", clock_.now()});
 }
 
 }  // namespace fieldagent::sync

@@ -75,14 +75,14 @@ void Pusher::stop() { stopping_ = true; }
 Result<storage::WorkOrder> Pusher::refresh(const std::string& workOrderId, json* freshDoc, std::string* etag) {
   auto fresh = client_.getWorkOrder(workOrderId);
   if (!fresh.ok()) return makeError(fresh.errorCode, "GET /work-orders/" + workOrderId + ": " + fresh.message);
-  if (auto r = store_.upsertWorkOrder({*fresh.value, fresh.etag}); !r) return r.error();
+  if (auto r = store_.workOrders().upsertWorkOrder({*fresh.value, fresh.etag}); !r) return r.error();
   if (freshDoc) *freshDoc = *fresh.value;
   if (etag) *etag = fresh.etag;
-  return store_.workOrder(workOrderId);
+  return store_.workOrders().workOrder(workOrderId);
 }
 
 bool Pusher::keptDespite(const std::string& workOrderId, const json& current) {
-  auto decided = store_.listConflicts(false);
+  auto decided = store_.conflicts().listConflicts(false);
   if (!decided) return false;
   for (const auto& c : *decided) {
     if (c.workOrderId == workOrderId && c.field == "assignment" && !c.open && c.resolution == "keep_mine" &&
@@ -163,7 +163,7 @@ SendResult Pusher::sendStatus(const storage::OutboxOp& o) {
 }
 
 SendResult Pusher::sendNote(const storage::OutboxOp& o, const json& noteBody) {
-  auto wo = store_.workOrder(o.workOrderId);
+  auto wo = store_.workOrders().workOrder(o.workOrderId);
   // The note rides on a move to the status the server has (a no-op the contract allows).
   std::string status = wo ? str(wo->serverDoc, "status") : "";
   std::string key = o.idempotencyKey;
@@ -183,7 +183,7 @@ SendResult Pusher::sendConsumption(const storage::OutboxOp& o) {
   json request = o.payload.value("request", json::object());
   if (request.contains("customerSignature") && request["customerSignature"].is_object()) {
     const std::string token = str(request["customerSignature"], "signatureToken");
-    if (auto att = store_.attachment(token); att) {
+    if (auto att = store_.attachments().attachment(token); att) {
       // A signature captured here: swap the local handle for the upstream upload token.
       if (att->uploadToken.empty() || att->state == storage::AttachmentState::stored ||
           att->state == storage::AttachmentState::uploading) {
@@ -196,7 +196,7 @@ SendResult Pusher::sendConsumption(const storage::OutboxOp& o) {
 }
 
 void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex& reportMutex) {
-  if (auto taken = store_.markInFlight(o.id); !taken) return;  // another pusher has it, or it moved on
+  if (auto taken = store_.outbox().markInFlight(o.id); !taken) return;  // another pusher has it, or it moved on
   auto bump = [&](int PushReport::*field) {
     std::lock_guard lock(reportMutex);
     ++(report.*field);
@@ -205,14 +205,14 @@ void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex&
   auto handler = handlers_.find(o.kind);
   if (handler == handlers_.end()) {
     // A kind this build cannot send (an uploader not configured): it waits, it is not lost.
-    (void)store_.markRetryLater(o.id, clock_.now() + std::chrono::hours{1}, "no sender for '" + o.kind + "'");
+    (void)store_.outbox().markRetryLater(o.id, clock_.now() + std::chrono::hours{1}, "no sender for '" + o.kind + "'");
     bump(&PushReport::retried);
     return;
   }
   SendResult result = handler->second(o);
   const Answer<json>& a = result.answer;
   if (result.conflict) {
-    if (auto c = store_.markConflict(o.id, *result.conflict); c) {
+    if (auto c = store_.outbox().markConflict(o.id, *result.conflict); c) {
       bump(&PushReport::conflicts);
       log().warning("operation %s on work order %s is in conflict: %s", std::to_string(o.id), o.workOrderId,
                     result.conflict->message);
@@ -233,26 +233,26 @@ void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex&
       // 412 and a re-read each.
       std::optional<std::string> rebaseFrom;
       if (result.appliedOnBase && fresh && !fresh->etag.empty()) rebaseFrom = o.baseVersion;
-      (void)store_.markDone(o.id, a.value.value_or(json()), fresh, rebaseFrom);
+      (void)store_.outbox().markDone(o.id, a.value.value_or(json()), fresh, rebaseFrom);
       bump(&PushReport::done);
       break;
     }
     case Outcome::retry:
     case Outcome::reauth: {
       const auto delay = backoff_.delay(o.attempts, a.retryAfter);
-      (void)store_.markRetryLater(o.id, clock_.now() + delay, what);
+      (void)store_.outbox().markRetryLater(o.id, clock_.now() + delay, what);
       bump(&PushReport::retried);
       break;
     }
     case Outcome::rejected:
-      (void)store_.markRejected(o.id, what);
+      (void)store_.outbox().markRejected(o.id, what);
       bump(&PushReport::rejected);
       log().warning("operation %s on work order %s rejected: %s", std::to_string(o.id), o.workOrderId, what);
       break;
     case Outcome::conflict: {
       storage::NewConflict c{o.kind, {{"version", o.baseVersion}}, currentIn(a.details),
                              o.payload.is_object() ? o.payload.value("request", o.payload) : o.payload, what};
-      if (store_.markConflict(o.id, c)) bump(&PushReport::conflicts);
+      if (store_.outbox().markConflict(o.id, c)) bump(&PushReport::conflicts);
       break;
     }
   }
@@ -292,7 +292,7 @@ Result<PushReport> Pusher::drain() {
     std::unique_lock lock(mutex);
     while (!stopping_) {
       lock.unlock();
-      auto ready = store_.readyOperations(clock_.now(), options_.readyBatch);
+      auto ready = store_.outbox().readyOperations(clock_.now(), options_.readyBatch);
       lock.lock();
       if (!ready) {
         outcome = ready.error();

@@ -66,7 +66,7 @@ Result<Captured> captureAttachment(storage::Store& store, Capture& capture, cons
                                   " bytes; the limit is " + limitText};
   }
   if (limits.readBytes == 0) return Error{"invalid", "readBytes must be positive"};
-  auto begun = store.beginAttachment(spec);
+  auto begun = store.attachments().beginAttachment(spec);
   if (!begun) return begun.error();
   storage::AttachmentWriter writer = std::move(begun).value();
   // One buffer reused for the whole stream: the attachment is never whole in memory.
@@ -215,7 +215,7 @@ Answer<json> Uploader::renewUrl(const storage::AttachmentRecord& attachment) {
   storage::AttachmentUploadUpdate update;
   update.uploadUrl = upload["url"].get<std::string>();
   update.uploadUrlExpiresAt = expiryOf(upload);
-  if (auto stored = store_.updateAttachmentUpload(attachment.id, update); !stored) {
+  if (auto stored = store_.attachments().updateAttachmentUpload(attachment.id, update); !stored) {
     return made<json>(Outcome::retry, stored.error().code, stored.error().message);
   }
   return a;
@@ -229,7 +229,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
   auto retry = [](const std::string& code, const std::string& message) {
     return SendResult{made<json>(Outcome::retry, code, message), std::nullopt};
   };
-  auto load = [&]() { return store_.attachment(id); };
+  auto load = [&]() { return store_.attachments().attachment(id); };
   auto found = load();
   if (!found) return reject("attachment_missing", "attachment '" + id + "' is not on this device");
   storage::AttachmentRecord att = std::move(found).value();
@@ -250,7 +250,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
                                 " bytes held while the link is metered or down (holdLargeUploadsWhenMetered)");
   }
   auto update = [&](const storage::AttachmentUploadUpdate& u) -> bool {
-    if (!store_.updateAttachmentUpload(id, u)) return false;
+    if (!store_.attachments().updateAttachmentUpload(id, u)) return false;
     if (auto again = load(); again) att = std::move(again).value();
     return true;
   };
@@ -301,7 +301,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
     }
   }
 
-  auto opened = store_.openAttachment(id);
+  auto opened = store_.attachments().openAttachment(id);
   if (!opened) {
     storage::AttachmentUploadUpdate u;
     u.state = storage::AttachmentState::failed;
@@ -323,7 +323,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
                          settings_.chunkChecksumRetries, [&](std::uint64_t offset) {
                            storage::AttachmentUploadUpdate u;
                            u.uploadOffset = offset;
-                           (void)store_.updateAttachmentUpload(id, u);
+                           (void)store_.attachments().updateAttachmentUpload(id, u);
                          });
     }
     if (!progress.stoppedBy.ok()) {
@@ -403,16 +403,16 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
 }
 
 Result<int> Uploader::sweepRetention(platform::WallTime now) {
-  auto ids = store_.workOrderIds();
+  auto ids = store_.workOrders().workOrderIds();
   if (!ids) return ids.error();
   int removed = 0;
   for (const auto& workOrderId : *ids) {
-    auto attachments = store_.listAttachments(workOrderId);
+    auto attachments = store_.attachments().listAttachments(workOrderId);
     if (!attachments) return attachments.error();
     for (const auto& a : *attachments) {
       if (a.state != storage::AttachmentState::confirmed || !a.bytesOnDevice || !a.confirmedAt) continue;
       if (*a.confirmedAt + settings_.retention > now) continue;
-      auto purged = store_.purgeAttachmentBytes(a.id);
+      auto purged = store_.attachments().purgeAttachmentBytes(a.id);
       if (!purged) return purged.error();
       ++removed;
     }

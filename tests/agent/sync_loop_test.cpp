@@ -49,7 +49,7 @@ bool eventually(F condition, std::chrono::seconds limit = 60s) {
 }
 
 std::int64_t unsent(storage::Store& store) {
-  auto counts = store.outboxCounts();
+  auto counts = store.outbox().outboxCounts();
   REQUIRE(counts.ok());
   return counts->byState[storage::OpState::pending] + counts->byState[storage::OpState::in_flight];
 }
@@ -103,7 +103,7 @@ struct LoopRig {
     storage::WorkOrderQuery q;
     q.status = "scheduled";
     q.pageSize = 200;
-    auto page = agent->localApiContext().store.listWorkOrders(q);
+    auto page = agent->localApiContext().store.workOrders().listWorkOrders(q);
     REQUIRE(page.ok());
     std::vector<std::string> ids;
     for (const auto& wo : page->items)
@@ -168,7 +168,7 @@ TEST_CASE("sync loop: operations backing off go at once when connectivity return
   auto backingOff = [&] {
     storage::OutboxFilter f;
     f.state = storage::OpState::pending;
-    auto ops = rig.agent->localApiContext().store.listOperations(f);
+    auto ops = rig.agent->localApiContext().store.outbox().listOperations(f);
     REQUIRE(ops.ok());
     int n = 0;
     for (const auto& o : *ops)

@@ -187,7 +187,7 @@ int ours(const Args& args) {
   std::int64_t total = 0;
   for (int i = 0; i < listQueries; ++i) {
     const auto t = std::chrono::steady_clock::now();
-    auto page = must(rig.store->listWorkOrders(query), "list");
+    auto page = must(rig.store->workOrders().listWorkOrders(query), "list");
     total = page.total;
     listMs.push_back(secondsSince(t) * 1000);
   }

@@ -34,16 +34,16 @@ int run(const Args& args) {
   must(puller.pull(), "prime");
 
   std::vector<storage::WorkOrder> open;
-  for (const auto& id : must(rig.store->workOrderIds(), "ids")) {
-    auto wo = must(rig.store->workOrder(id), "work order " + id);
+  for (const auto& id : must(rig.store->workOrders().workOrderIds(), "ids")) {
+    auto wo = must(rig.store->workOrders().workOrder(id), "work order " + id);
     const std::string status = wo.doc.value("status", "");
     if (status == "scheduled" || status == "en_route" || status == "on_site") open.push_back(std::move(wo));
   }
   if (open.empty()) throw std::runtime_error("no open work orders cached");
   const std::string me = *rig.technician().technicianId;
-  const std::string van =
-      must(rig.store->reference(storage::ReferenceKind::technician, me), "technician")["vanWarehouseId"];
-  const auto stock = must(rig.store->stock(van), "van stock");
+  const std::string van = must(rig.store->referenceData().reference(storage::ReferenceKind::technician, me),
+                               "technician")["vanWarehouseId"];
+  const auto stock = must(rig.store->referenceData().stock(van), "van stock");
   if (stock.empty()) throw std::runtime_error("the van holds no stock");
 
   // Capture: one durable local write each.
@@ -69,12 +69,12 @@ int run(const Args& args) {
   filter.state = storage::OpState::pending;
   filter.limit = 1000;
   for (;;) {
-    auto page = must(rig.store->listOperations(filter), "outbox");
+    auto page = must(rig.store->outbox().listOperations(filter), "outbox");
     if (page.empty()) break;
     for (const auto& o : page) {
       filter.afterId = o.id;
       if (o.kind == sync::op::kNote) {
-        auto wo = must(rig.store->workOrder(o.workOrderId), "work order");
+        auto wo = must(rig.store->workOrders().workOrder(o.workOrderId), "work order");
         json body = {{"note", o.payload.value("note", "")},
                      {"occurredAt", o.payload.value("occurredAt", "")},
                      {"status", wo.serverDoc.value("status", "")}};
@@ -121,7 +121,7 @@ int run(const Args& args) {
     total.retried += report.retried;
     total.rejected += report.rejected;
     total.conflicts += report.conflicts;
-    auto counts = must(rig.store->outboxCounts(), "counts");
+    auto counts = must(rig.store->outbox().outboxCounts(), "counts");
     if (counts.byState[storage::OpState::pending] + counts.byState[storage::OpState::in_flight] == 0) break;
     if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("the outbox did not drain");
     std::this_thread::sleep_for(50ms);  // a back-off is waiting on the real clock

@@ -160,8 +160,8 @@ int main(int argc, char** argv) {
     Store& store = **opened;
     std::vector<ServerWorkOrder> batch;
     for (int i = 0; i < kWorkOrders; ++i) batch.push_back({workOrder(i), "\"etag-1\""});
-    if (auto r = store.upsertWorkOrders(batch); !r) return 1;
-    if (auto r = store.upsertStock({Json{
+    if (auto r = store.workOrders().upsertWorkOrders(batch); !r) return 1;
+    if (auto r = store.referenceData().upsertStock({Json{
             {"warehouseId", "van_7"}, {"partNumber", "FILTER-XL"}, {"bin", "A-14"}, {"quantityOnHand", 1000000}}});
         !r) {
       return 1;
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
     const Io before = readIo();
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < operations; ++i) {
-      if (auto r = store.applyLocalWrite(capture(i, kWorkOrders)); !r) {
+      if (auto r = store.localWrites().applyLocalWrite(capture(i, kWorkOrders)); !r) {
         std::fprintf(stderr, "write %d: %s\n", i, r.error().message.c_str());
         return 1;
       }
@@ -196,10 +196,10 @@ int main(int argc, char** argv) {
     int pushed = 0;
     const auto pushStart = std::chrono::steady_clock::now();
     while (true) {
-      auto ready = store.readyOperations(clock.now(), 50);
+      auto ready = store.outbox().readyOperations(clock.now(), 50);
       if (!ready || ready->empty()) break;
       for (const auto& op : *ready) {
-        if (!store.markInFlight(op.id) || !store.markDone(op.id, Json{{"status", "ok"}})) return 1;
+        if (!store.outbox().markInFlight(op.id) || !store.outbox().markDone(op.id, Json{{"status", "ok"}})) return 1;
         ++pushed;
       }
     }

@@ -189,16 +189,16 @@ class Rig {
     REQUIRE(storage::SecretStore::open(data / "secrets.bin", keys, platform::systemEntropy()).ok());
     for (auto& a : acked) {
       INFO(a.kind << " " << a.tag << " operation " << a.operationId);
-      auto op = (*store)->operation(a.operationId);
+      auto op = (*store)->outbox().operation(a.operationId);
       REQUIRE(op.ok());
       CHECK(op->workOrderId == a.workOrderId);
       if (a.kind == "photo") {
         CHECK(op->kind == sync::op::kAttachmentUpload);
-        auto rec = (*store)->attachment(a.attachmentId);
+        auto rec = (*store)->attachments().attachment(a.attachmentId);
         REQUIRE(rec.ok());
         CHECK(rec->sha256 == a.sha256);
         if (!a.verified || readAllPhotos) {
-          auto reader = (*store)->openAttachment(a.attachmentId);
+          auto reader = (*store)->attachments().openAttachment(a.attachmentId);
           REQUIRE(reader.ok());
           platform::Sha256 hash;
           for (std::uint64_t at = 0; at < reader->size(); at += 256 * 1024) {
@@ -282,8 +282,8 @@ TEST_CASE("SIGKILL during capture and pull and push and upload: acknowledged cap
     REQUIRE(session.restore() == sync::SessionState::active);
     sync::Capture capture(*store, session, clock);
     int moved = 0;
-    for (const auto& id : store->workOrderIds().value()) {
-      if (store->workOrder(id)->doc.value("status", "") != "scheduled") continue;
+    for (const auto& id : store->workOrders().workOrderIds().value()) {
+      if (store->workOrders().workOrder(id)->doc.value("status", "") != "scheduled") continue;
       REQUIRE(capture.moveStatus(id, {{"status", "en_route"}}).ok());
       if (++moved == 12) break;
     }
@@ -319,7 +319,7 @@ TEST_CASE("SIGKILL during capture and pull and push and upload: acknowledged cap
     platform::FakeClock clock;
     platform::FileKeyStore keys(rig.keyFile, platform::systemEntropy());
     auto store = storage::Store::open({rig.data}, clock, platform::systemEntropy(), keys).value();
-    for (const auto& id : store->workOrderIds().value())
+    for (const auto& id : store->workOrders().workOrderIds().value())
       baseline[id] = rig.sim.admin("GET", "/effects?workOrderId=" + id).json();
   }
 
@@ -346,13 +346,13 @@ TEST_CASE("SIGKILL during capture and pull and push and upload: acknowledged cap
   platform::FakeClock clock;
   platform::FileKeyStore keys(rig.keyFile, platform::systemEntropy());
   auto store = storage::Store::open({rig.data}, clock, platform::systemEntropy(), keys).value();
-  auto counts = store->outboxCounts().value();
+  auto counts = store->outbox().outboxCounts().value();
   CHECK(counts.byState[storage::OpState::pending] == 0);
   CHECK(counts.byState[storage::OpState::in_flight] == 0);
   CHECK(counts.byState[storage::OpState::rejected] == 0);
   CHECK(counts.byState[storage::OpState::conflict] == 0);
-  for (const auto& c : store->listConflicts(true).value()) {
-    auto op = store->operation(c.operationId).value();
+  for (const auto& c : store->conflicts().listConflicts(true).value()) {
+    auto op = store->outbox().operation(c.operationId).value();
     WARN("open conflict: operation " << op.id << " " << op.kind << " on " << c.workOrderId << " field " << c.field
                                      << ": " << c.message << " attempts " << op.attempts << " payload "
                                      << op.payload.dump().substr(0, 200));
@@ -370,7 +370,7 @@ TEST_CASE("SIGKILL during capture and pull and push and upload: acknowledged cap
     f.limit = 1000;
     int localConsumptions = 0, localPhotos = 0;
     std::multiset<std::string> localNotes;
-    for (const auto& op : store->listOperations(f).value()) {
+    for (const auto& op : store->outbox().listOperations(f).value()) {
       CHECK(op.state == storage::OpState::done);
       if (op.kind == sync::op::kConsumption) ++localConsumptions;
       if (op.kind == sync::op::kAttachmentUpload) ++localPhotos;

@@ -109,8 +109,8 @@ int main(int argc, char** argv) {
     // Offline: the session is only read for the technician and van.
     sync::Capture capture(**store, session, clock);
     std::vector<std::string> targets;
-    for (const auto& id : (*store)->workOrderIds().value()) {
-      auto wo = (*store)->workOrder(id);
+    for (const auto& id : (*store)->workOrders().workOrderIds().value()) {
+      auto wo = (*store)->workOrders().workOrder(id);
       if (wo && wo->doc.value("status", "") == "en_route") targets.push_back(id);
     }
     if (targets.empty()) die("capture", makeError("no_work", "no en-route work order cached"));
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
       auto report = pusher.drain();
       if (!report) die("push", report.error());
       done += report->done;
-      auto counts = (*store)->outboxCounts();
+      auto counts = (*store)->outbox().outboxCounts();
       if (!counts) die("counts", counts.error());
       if (counts->byState[storage::OpState::pending] + counts->byState[storage::OpState::in_flight] == 0) {
         say("DONE push done=" + std::to_string(done) + "\n");

@@ -167,7 +167,7 @@ TEST_CASE("ext4 power cuts under the writer: committed writes and their photos s
       for (const auto& w : all) {
         INFO("write " << w.writeId);
         if (w.attachmentId == "-") continue;
-        auto rec = (*store)->attachment(w.attachmentId);
+        auto rec = (*store)->attachments().attachment(w.attachmentId);
         REQUIRE(rec.ok());
         CHECK(rec->sha256 == w.sha256);
       }
@@ -178,7 +178,7 @@ TEST_CASE("ext4 power cuts under the writer: committed writes and their photos s
       storage::OutboxFilter f;
       f.limit = 1000;
       for (;;) {
-        auto page = (*store)->listOperations(f).value();
+        auto page = (*store)->outbox().listOperations(f).value();
         if (page.empty()) break;
         for (const auto& o : page)
           if (o.kind == "note") present.insert({o.writeId, o.payload.value("round", -1L), o.payload.value("k", -1L)});
@@ -190,7 +190,7 @@ TEST_CASE("ext4 power cuts under the writer: committed writes and their photos s
       }
       for (const auto& w : acked) {
         if (w.attachmentId == "-") continue;
-        auto reader = (*store)->openAttachment(w.attachmentId);
+        auto reader = (*store)->attachments().openAttachment(w.attachmentId);
         REQUIRE(reader.ok());
         auto bytes = reader->read(0, static_cast<std::size_t>(reader->size()));
         REQUIRE(bytes.ok());

@@ -88,7 +88,7 @@ void workload(const std::filesystem::path& data, platform::KeyStore& keys, stora
       std::vector<storage::ServerWorkOrder> batch;
       const int b = committed.batches;
       for (int i = 0; i < kBatch; ++i) batch.push_back(workOrder("wo_b" + std::to_string(b) + "_" + std::to_string(i), step));
-      REQUIRE(store.upsertWorkOrders(batch).ok());
+      REQUIRE(store.workOrders().upsertWorkOrders(batch).ok());
       ++committed.batches;
       continue;
     }
@@ -97,15 +97,15 @@ void workload(const std::filesystem::path& data, platform::KeyStore& keys, stora
     w.workOrderPatch = storage::Json{{"powercut", {{"step", step}}}, {"notes", std::string(900 + step * 13 % 700, 'n')}};
     w.operations.push_back({"note", {{"step", step}}, "\"v1\"", {}, {}});
     w.operations.push_back({"consumption", {{"step", step}}, "", {}, {0}});
-    auto r = store.applyLocalWrite(w);
+    auto r = store.localWrites().applyLocalWrite(w);
     REQUIRE(r.ok());
     committed.writes.emplace_back(r->writeId, step);
     if (step % 4 == 0) {
-      auto ready = store.readyOperations(clock.now(), 3);
+      auto ready = store.outbox().readyOperations(clock.now(), 3);
       REQUIRE(ready.ok());
       for (const auto& op : *ready) {
-        REQUIRE(store.markInFlight(op.id).ok());
-        if (op.id % 2 == 0) REQUIRE(store.markDone(op.id, storage::Json{{"ok", true}}).ok());
+        REQUIRE(store.outbox().markInFlight(op.id).ok());
+        if (op.id % 2 == 0) REQUIRE(store.outbox().markDone(op.id, storage::Json{{"ok", true}}).ok());
       }
     }
   }

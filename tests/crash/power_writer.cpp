@@ -35,8 +35,10 @@ int main(int argc, char** argv) {
   auto opened = storage::Store::open({argv[1]}, clock, platform::systemEntropy(), keys);
   if (!opened) die("open", opened.error());
   storage::Store& store = **opened;
-  if (!store.workOrder("wo_1").ok()) {
-    if (auto r = store.upsertWorkOrder({storage::Json{{"workOrderId", "wo_1"}, {"status", "on_site"}}, "\"v1\""}); !r)
+  if (!store.workOrders().workOrder("wo_1").ok()) {
+    if (auto r = store.workOrders().upsertWorkOrder(
+            {storage::Json{{"workOrderId", "wo_1"}, {"status", "on_site"}}, "\"v1\""});
+        !r)
       die("prime", r.error());
   }
   for (long k = 0;; ++k) {
@@ -46,7 +48,7 @@ int main(int argc, char** argv) {
     w.operations.push_back({"note", {{"round", round}, {"k", k}}, "", {}, {}});
     std::string attachmentId = "-", sha = "-";
     if (k % 3 == 0) {
-      auto writer = store.beginAttachment({"wo_1", "photo", "p.jpg", "image/jpeg", std::nullopt});
+      auto writer = store.attachments().beginAttachment({"wo_1", "photo", "p.jpg", "image/jpeg", std::nullopt});
       if (!writer) die("begin", writer.error());
       const std::size_t size = 20'000 + static_cast<std::size_t>((round * 7919 + k * 104729) % 180'000);
       std::string bytes(size, '\0');
@@ -63,7 +65,7 @@ int main(int argc, char** argv) {
       w.attachments.push_back(*done);
       w.operations.push_back({"attachment_upload", {{"attachmentId", done->id}}, "", {}, {}});
     }
-    auto r = store.applyLocalWrite(w);
+    auto r = store.localWrites().applyLocalWrite(w);
     if (!r) die("write", r.error());
     say("W " + std::to_string(r->writeId) + " " + attachmentId + " " + sha + " " + std::to_string(round) + " " +
         std::to_string(k) + "\n");

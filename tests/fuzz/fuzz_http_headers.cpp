@@ -50,8 +50,8 @@ struct World {
     auto opened = storage::Store::open({cleanup.dir, 1ull << 30, storage::Durability::normal}, clock, entropy, keys);
     FUZZ_CHECK(opened.ok());
     store = std::move(opened).value();
-    FUZZ_CHECK(store->upsertWorkOrder({{{"workOrderId", "WO-1"}, {"status", "open"}}, "\"1\""}).ok());
-    auto writer = store->beginAttachment({"WO-1", "photo", "a.jpg", "image/jpeg", std::nullopt});
+    FUZZ_CHECK(store->workOrders().upsertWorkOrder({{{"workOrderId", "WO-1"}, {"status", "open"}}, "\"1\""}).ok());
+    auto writer = store->attachments().beginAttachment({"WO-1", "photo", "a.jpg", "image/jpeg", std::nullopt});
     FUZZ_CHECK(writer.ok());
     std::string bytes(kAttachmentBytes, '\0');
     for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7);
@@ -63,9 +63,9 @@ struct World {
     write.workOrderId = "WO-1";
     write.attachments.push_back(*finished);
     write.operations.push_back({"attachment_upload", {{"attachmentId", attachmentId}}, "", {}, {}});
-    auto recorded = store->applyLocalWrite(write);
+    auto recorded = store->localWrites().applyLocalWrite(write);
     FUZZ_CHECK(recorded.ok());
-    auto ops = store->listOperations({});
+    auto ops = store->outbox().listOperations({});
     FUZZ_CHECK(ops.ok() && !ops->empty());
     operation = ops->front();
   }
@@ -79,7 +79,7 @@ struct World {
     u.upstreamId = "";
     u.uploadUrl = "";
     u.lastError = "";
-    FUZZ_CHECK(store->updateAttachmentUpload(attachmentId, u).ok());
+    FUZZ_CHECK(store->attachments().updateAttachmentUpload(attachmentId, u).ok());
   }
 };
 
@@ -151,7 +151,7 @@ void tus(const std::string& script, std::size_t chunk) {
   fuzz::ScriptedExchange http;
   http.script(fuzz::sections(script));
   sync::UpstreamClient client({"https://upstream.example/integrations/int_1", "t"}, http, world->clock);
-  auto reader = world->store->openAttachment(world->attachmentId);
+  auto reader = world->store->attachments().openAttachment(world->attachmentId);
   FUZZ_CHECK(reader.ok());
   std::uint64_t last = 0;
   int heard = 0;
@@ -176,7 +176,7 @@ void upload(const std::string& script) {
   settings.chunkBytes = 1024;
   sync::Uploader uploader(client, *world->store, world->clock, nullptr, settings);
   auto result = uploader.send(world->operation);
-  auto record = world->store->attachment(world->attachmentId);
+  auto record = world->store->attachments().attachment(world->attachmentId);
   FUZZ_CHECK(record.ok());
   FUZZ_CHECK(record->uploadOffset <= kAttachmentBytes);
   if (result.answer.ok()) {

@@ -66,7 +66,7 @@ struct World {
     agent = std::move(opened).value();
     auto& store = agent->localApiContext().store;
     FUZZ_CHECK(store
-                   .upsertWorkOrder({{{"workOrderId", "WO-1"},
+                   .workOrders().upsertWorkOrder({{{"workOrderId", "WO-1"},
                                       {"status", "scheduled"},
                                       {"customerId", "C-1"},
                                       {"siteId", "S-1"},
@@ -77,12 +77,12 @@ struct World {
                                       {"checklist", {{{"itemId", "CL-1"}, {"text", "Filter"}, {"answer", nullptr}}}}},
                                      "\"1\""})
                    .ok());
-    FUZZ_CHECK(store.upsertReference(storage::ReferenceKind::customer, {{{"customerId", "C-1"}, {"name", "Acme"}}}).ok());
-    FUZZ_CHECK(store.upsertReference(storage::ReferenceKind::technician,
+    FUZZ_CHECK(store.referenceData().upsertReference(storage::ReferenceKind::customer, {{{"customerId", "C-1"}, {"name", "Acme"}}}).ok());
+    FUZZ_CHECK(store.referenceData().upsertReference(storage::ReferenceKind::technician,
                                      {{{"technicianId", "T-1"}, {"vanWarehouseId", "VAN-1"}}})
                    .ok());
-    FUZZ_CHECK(store.upsertReference(storage::ReferenceKind::part, {{{"partNumber", "P-1"}, {"unitPrice", 12.5}}}).ok());
-    FUZZ_CHECK(store.upsertStock({{{"warehouseId", "VAN-1"}, {"partNumber", "P-1"}, {"quantityOnHand", 5}}}).ok());
+    FUZZ_CHECK(store.referenceData().upsertReference(storage::ReferenceKind::part, {{{"partNumber", "P-1"}, {"unitPrice", 12.5}}}).ok());
+    FUZZ_CHECK(store.referenceData().upsertStock({{{"warehouseId", "VAN-1"}, {"partNumber", "P-1"}, {"quantityOnHand", 5}}}).ok());
     FUZZ_CHECK(agent->storeCredentials("tech", "password-1", "").ok());
     // One round online signs the technician in (the pull after it fails: upstream is offline).
     connectivity.set({true, false, "wlan0"});

@@ -192,7 +192,7 @@ struct FaultRig {
   bool primed() { return agent->status()["lastPull"]["outcome"] == "ok"; }
 
   std::int64_t outbox(storage::OpState state) {
-    auto counts = agent->localApiContext().store.outboxCounts();
+    auto counts = agent->localApiContext().store.outbox().outboxCounts();
     REQUIRE(counts.ok());
     return counts->byState[state];
   }
@@ -204,7 +204,7 @@ struct FaultRig {
   std::string queued() {
     storage::OutboxFilter f;
     f.limit = 500;
-    auto ops = agent->localApiContext().store.listOperations(f);
+    auto ops = agent->localApiContext().store.outbox().listOperations(f);
     if (!ops) return ops.error().message;
     std::string out;
     for (const auto& o : *ops) {
@@ -229,7 +229,7 @@ struct FaultRig {
     q.status = "scheduled";
     q.technicianId = tech.technicianId;
     q.pageSize = 200;
-    auto page = agent->localApiContext().store.listWorkOrders(q);
+    auto page = agent->localApiContext().store.workOrders().listWorkOrders(q);
     REQUIRE(page.ok());
     std::vector<std::string> ids;
     for (const auto& wo : page->items) {
@@ -262,7 +262,7 @@ struct FaultRig {
     captured(c.addNote(wo, {{"text", text("filter clogged, replacing")}}), "note");
     // A 200 kB photo: four tus chunks of alliance-sim's 64 kB.
     storage::AttachmentSpec spec{wo, "photo", "meter-" + wo + ".jpg", "image/jpeg", std::nullopt};
-    auto writer = agent->localApiContext().store.beginAttachment(spec);
+    auto writer = agent->localApiContext().store.attachments().beginAttachment(spec);
     REQUIRE(writer.ok());
     std::string bytes(200'000, '\0');
     std::uint32_t x = 2463534242u;
@@ -330,7 +330,7 @@ struct FaultRig {
         INFO("note '" << text << "'");
         CHECK(seen == 1);
       }
-      auto cached = agent->localApiContext().store.workOrder(w.workOrderId);
+      auto cached = agent->localApiContext().store.workOrders().workOrder(w.workOrderId);
       REQUIRE(cached.ok());
       CHECK(cached->doc["status"] == w.finalStatus);
     }

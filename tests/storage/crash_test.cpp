@@ -135,7 +135,7 @@ TEST_CASE("killed with SIGKILL at random moments 200+ times, the store loses no 
   options.dataDir = data;
   auto store = Store::open(options, clock, entropy, keys);
   REQUIRE(store.ok());
-  auto counts = (*store)->outboxCounts();
+  auto counts = (*store)->outbox().outboxCounts();
   CHECK(counts->byState.at(OpState::in_flight) == 0);
   RawDb raw(data / "fieldagent.db");
   std::set<std::string> recorded;
@@ -144,7 +144,7 @@ TEST_CASE("killed with SIGKILL at random moments 200+ times, the store loses no 
   REQUIRE(files.ok());
   CHECK(std::set<std::string>(files->begin(), files->end()) == recorded);
   for (const auto& id : raw.column("SELECT id FROM attachments")) {
-    auto reader = (*store)->openAttachment(id);
+    auto reader = (*store)->attachments().openAttachment(id);
     REQUIRE(reader.ok());
     CHECK(reader->read(0, 10).ok());
   }

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   std::vector<ServerWorkOrder> missing;
   for (int w = 0; w < 10; ++w) {
     const std::string id = "wo_" + std::to_string(w);
-    if (store.workOrder(id).ok()) continue;
+    if (store.workOrders().workOrder(id).ok()) continue;
     missing.push_back({Json{{"workOrderId", id},
                             {"status", "scheduled"},
                             {"customerId", "cust_1"},
@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
                        "\"v1\""});
   }
   if (!missing.empty()) {
-    if (auto r = store.upsertWorkOrders(missing); !r) die("prime", r.error());
+    if (auto r = store.workOrders().upsertWorkOrders(missing); !r) die("prime", r.error());
   }
 
   for (long k = 0;; ++k) {
@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
     if (k % 3 == 0) write.operations.push_back({"consumption", {{"round", round}, {"k", k}}, "", {}, {0}});
     if (k % 5 == 0) write.stock.push_back({"van_7", "FILTER-XL", "A-14", -1});
     if (k % 7 == 0) {
-      auto writer = store.beginAttachment({write.workOrderId, "photo", "p.jpg", "image/jpeg", std::nullopt});
+      auto writer =
+          store.attachments().beginAttachment({write.workOrderId, "photo", "p.jpg", "image/jpeg", std::nullopt});
       if (!writer) die("begin attachment", writer.error());
       if (auto r = writer->append(std::string(static_cast<std::size_t>(3000 + k), 'a')); !r) die("append", r.error());
       auto done = writer->finish();
@@ -69,17 +70,17 @@ int main(int argc, char** argv) {
       write.attachments.push_back(*done);
       write.operations.push_back({"attachment_upload", {{"attachmentId", done->id}}, "", {}, {}});
     }
-    auto result = store.applyLocalWrite(write);
+    auto result = store.localWrites().applyLocalWrite(write);
     if (!result) die("local write", result.error());
     report("W " + std::to_string(round) + " " + std::to_string(k) + " " + std::to_string(result->writeId) + "\n");
 
     // Push some of the queue too, so kills also land in state moves and leave operations in flight.
-    auto ready = store.readyOperations(clock.now(), 2);
+    auto ready = store.outbox().readyOperations(clock.now(), 2);
     if (!ready) die("ready", ready.error());
     for (const auto& op : *ready) {
-      if (auto r = store.markInFlight(op.id); !r) die("in flight", r.error());
+      if (auto r = store.outbox().markInFlight(op.id); !r) die("in flight", r.error());
       if (k % 2 == 0) {
-        if (auto r = store.markDone(op.id, Json{{"ok", true}}); !r) die("done", r.error());
+        if (auto r = store.outbox().markDone(op.id, Json{{"ok", true}}); !r) die("done", r.error());
       }
     }
   }

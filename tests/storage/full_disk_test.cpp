@@ -80,10 +80,10 @@ TEST_CASE("a full disk fails captures with no_space and corrupts nothing already
   auto opened = Store::open(options, clock, entropy, keys);
   REQUIRE(opened.ok());
   auto store = std::move(opened).value();
-  REQUIRE(store->upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
+  REQUIRE(store->workOrders().upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
 
   const std::string photo(100'000, 'p');
-  auto writer = store->beginAttachment({"wo_1", "photo", "p.jpg", "image/jpeg", std::nullopt});
+  auto writer = store->attachments().beginAttachment({"wo_1", "photo", "p.jpg", "image/jpeg", std::nullopt});
   REQUIRE(writer.ok());
   REQUIRE(writer->append(photo).ok());
   auto first = writer->finish();
@@ -92,11 +92,11 @@ TEST_CASE("a full disk fails captures with no_space and corrupts nothing already
   keep.workOrderId = "wo_1";
   keep.attachments.push_back(*first);
   keep.operations.push_back({"attachment_upload", {{"attachmentId", first->id}}, "", {}, {}});
-  REQUIRE(store->applyLocalWrite(keep).ok());
+  REQUIRE(store->localWrites().applyLocalWrite(keep).ok());
   int committed = 1;
 
   // A photo larger than the disk: refused with no_space, and its partial file is gone.
-  auto big = store->beginAttachment({"wo_1", "photo", "huge.jpg", "image/jpeg", std::nullopt});
+  auto big = store->attachments().beginAttachment({"wo_1", "photo", "huge.jpg", "image/jpeg", std::nullopt});
   REQUIRE(big.ok());
   Error failure;
   for (int i = 0; i < 100; ++i) {
@@ -132,7 +132,7 @@ TEST_CASE("a full disk fails captures with no_space and corrupts nothing already
     w.workOrderId = "wo_1";
     w.workOrderPatch = Json{{"notes", std::string(2000, 'n') + std::to_string(i)}};
     w.operations.push_back({"note", {{"text", std::string(2000, 'n')}, {"i", i}}, "", {}, {}});
-    auto r = store->applyLocalWrite(w);
+    auto r = store->localWrites().applyLocalWrite(w);
     if (r) {
       ++committed;
     } else {
@@ -148,15 +148,15 @@ TEST_CASE("a full disk fails captures with no_space and corrupts nothing already
   LocalWrite after;
   after.workOrderId = "wo_1";
   after.operations.push_back({"note", {{"text", "after"}}, "", {}, {}});
-  REQUIRE(store->applyLocalWrite(after).ok());
+  REQUIRE(store->localWrites().applyLocalWrite(after).ok());
   ++committed;
   store.reset();
   auto again = Store::open(options, clock, entropy, keys);
   REQUIRE(again.ok());
-  auto reader = (*again)->openAttachment(first->id);
+  auto reader = (*again)->attachments().openAttachment(first->id);
   REQUIRE(reader.ok());
   CHECK(*reader->read(0, photo.size()) == photo);
-  CHECK((*again)->outboxCounts()->byState.at(OpState::pending) == committed);
+  CHECK((*again)->outbox().outboxCounts()->byState.at(OpState::pending) == committed);
   RawDb raw((*again)->databasePath());
   CHECK(raw.one("PRAGMA integrity_check") == "ok");
 }

@@ -48,7 +48,7 @@ TEST_CASE("an empty file left by a crash before the first migration is migrated 
   REQUIRE(platform::fs::atomicWrite(folder.db, "", 0600).ok());
   auto store = folder.open();
   REQUIRE(store.ok());
-  REQUIRE((*store)->upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
+  REQUIRE((*store)->workOrders().upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
 }
 
 TEST_CASE("a version 1 file with queued work migrates to version 2 and keeps every row", "[migrations]") {
@@ -79,14 +79,14 @@ TEST_CASE("a version 1 file with queued work migrates to version 2 and keeps eve
   auto store = folder.open();
   REQUIRE(store.ok());
   Store& s = **store;
-  CHECK(s.operation(2)->held);
-  CHECK(s.operation(4)->held);  // held through the chain
-  CHECK_FALSE(s.operation(3)->held);
-  CHECK(s.operation(3)->idempotencyKey == "k3");
-  auto ready = s.readyOperations(folder.clock.now(), 10);
+  CHECK(s.outbox().operation(2)->held);
+  CHECK(s.outbox().operation(4)->held);  // held through the chain
+  CHECK_FALSE(s.outbox().operation(3)->held);
+  CHECK(s.outbox().operation(3)->idempotencyKey == "k3");
+  auto ready = s.outbox().readyOperations(folder.clock.now(), 10);
   REQUIRE(ready->size() == 1);
   CHECK(ready->at(0).id == 3);
-  REQUIRE(s.recordSyncRun({folder.clock.now(), folder.clock.now(), "ok", ""}).ok());  // a version 2 table
+  REQUIRE(s.syncState().recordSyncRun({folder.clock.now(), folder.clock.now(), "ok", ""}).ok());  // a version 2 table
   RawDb raw(path);
   CHECK(raw.one("PRAGMA user_version") == "2");
   CHECK(raw.count("SELECT COUNT(*) FROM outbox") == 4);
@@ -97,7 +97,7 @@ TEST_CASE("a version 1 file with queued work migrates to version 2 and keeps eve
 TEST_CASE("a file from a newer schema is refused with a clear error and left as it was", "[migrations]") {
   StoreFixture f;
   const auto path = f.store->databasePath();
-  REQUIRE(f.store->upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
+  REQUIRE(f.store->workOrders().upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
   f.close();
   {
     RawDb raw(path);

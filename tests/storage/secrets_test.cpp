@@ -38,7 +38,7 @@ TEST_CASE("secrets are sealed on disk: no plaintext token or TOTP secret in the 
     REQUIRE((*secrets)->put(secret::kPassword, kPassword).ok());
   }
   // The agent's day goes on with the secrets in use: the database grows, the WAL is live.
-  REQUIRE(f.store->upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
+  REQUIRE(f.store->workOrders().upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
   f.moveStatus("wo_1", "en_route");
 
   const auto db = f.store->databasePath();

@@ -64,7 +64,7 @@ struct StoreFixture {
     write.workOrderId = workOrderId;
     write.workOrderPatch = storage::Json{{"status", status}};
     write.operations.push_back({"status", {{"status", status}}, "etag-1", {}, {}});
-    auto r = store->applyLocalWrite(write);
+    auto r = store->localWrites().applyLocalWrite(write);
     if (!r) throw std::runtime_error(r.error().code + ": " + r.error().message);
     return std::move(r).value();
   }
@@ -74,7 +74,7 @@ struct StoreFixture {
     storage::LocalWrite write;
     write.workOrderId = workOrderId;
     write.operations.push_back({kind, {{"kind", kind}}, "", std::move(dependsOn), {}});
-    auto r = store->applyLocalWrite(write);
+    auto r = store->localWrites().applyLocalWrite(write);
     if (!r) throw std::runtime_error(r.error().code + ": " + r.error().message);
     return r->operations.at(0).id;
   }

@@ -30,10 +30,10 @@ TEST_CASE("fields the agent does not know survive a round trip through the cache
   doc["x-vendorExtension"] = {{"nested", {1, 2.5, "three", nullptr, true}}, {"emoji", "Kühlung ❄"}};
   doc["largeCounter"] = 9007199254740993ull;  // beyond a double's exact range
   doc["site"]["address"]["geo"] = {{"lat", 33.7490}, {"lon", -84.3880}};
-  REQUIRE(f.store->upsertWorkOrder({doc, "\"v1\""}).ok());
+  REQUIRE(f.store->workOrders().upsertWorkOrder({doc, "\"v1\""}).ok());
 
   f.reopen();
-  auto wo = f.store->workOrder("wo_1");
+  auto wo = f.store->workOrders().workOrder("wo_1");
   REQUIRE(wo.ok());
   CHECK(wo->serverDoc == doc);
   CHECK(wo->doc == doc);
@@ -44,7 +44,7 @@ TEST_CASE("fields the agent does not know survive a round trip through the cache
 
   // A local change on top keeps the unknown fields too.
   f.moveStatus("wo_1", "en_route");
-  auto after = f.store->workOrder("wo_1");
+  auto after = f.store->workOrders().workOrder("wo_1");
   CHECK(after->doc["x-vendorExtension"] == doc["x-vendorExtension"]);
   CHECK(after->doc["status"] == "en_route");
 }
@@ -53,51 +53,51 @@ TEST_CASE("a batch with a work order lacking its id is refused whole", "[work_or
   StoreFixture f;
   Json bad = sampleWorkOrder("wo_2");
   bad.erase("workOrderId");
-  auto r = f.store->upsertWorkOrders({{sampleWorkOrder("wo_1"), ""}, {bad, ""}});
+  auto r = f.store->workOrders().upsertWorkOrders({{sampleWorkOrder("wo_1"), ""}, {bad, ""}});
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == "invalid");
   CHECK(r.error().message.find("2 of 2") != std::string::npos);
-  CHECK(f.store->workOrderIds()->empty());
-  CHECK(f.store->upsertWorkOrders({{Json::array({1, 2}), ""}}).error().code == "invalid");
+  CHECK(f.store->workOrders().workOrderIds()->empty());
+  CHECK(f.store->workOrders().upsertWorkOrders({{Json::array({1, 2}), ""}}).error().code == "invalid");
 }
 
 TEST_CASE("reads show the technician's view until upstream has confirmed and sent a fresh copy", "[work_orders]") {
   StoreFixture f;
-  REQUIRE(f.store->upsertWorkOrder({sampleWorkOrder("wo_1", "scheduled"), "\"v1\""}).ok());
+  REQUIRE(f.store->workOrders().upsertWorkOrder({sampleWorkOrder("wo_1", "scheduled"), "\"v1\""}).ok());
   const auto write = f.moveStatus("wo_1", "en_route");
 
-  auto wo = f.store->workOrder("wo_1");
+  auto wo = f.store->workOrders().workOrder("wo_1");
   CHECK(wo->doc["status"] == "en_route");
   CHECK(wo->serverDoc["status"] == "scheduled");
   CHECK(wo->hasLocalChanges);
   WorkOrderQuery enRoute;
   enRoute.status = "en_route";
-  CHECK(ids(*f.store->listWorkOrders(enRoute)) == std::vector<std::string>{"wo_1"});
+  CHECK(ids(*f.store->workOrders().listWorkOrders(enRoute)) == std::vector<std::string>{"wo_1"});
   WorkOrderQuery scheduled;
   scheduled.status = "scheduled";
-  CHECK(f.store->listWorkOrders(scheduled)->total == 0);
+  CHECK(f.store->workOrders().listWorkOrders(scheduled)->total == 0);
 
   // A dispatcher edit arrives before the move is sent: both show.
   Json edited = sampleWorkOrder("wo_1", "scheduled");
   edited["description"] = "Chiller not cooling; customer says compressor is loud";
   edited["updatedAt"] = "2026-01-21T10:00:00Z";
-  REQUIRE(f.store->upsertWorkOrder({edited, "\"v2\""}).ok());
-  wo = f.store->workOrder("wo_1");
+  REQUIRE(f.store->workOrders().upsertWorkOrder({edited, "\"v2\""}).ok());
+  wo = f.store->workOrders().workOrder("wo_1");
   CHECK(wo->doc["status"] == "en_route");
   CHECK(wo->doc["description"] == edited["description"]);
 
   // Confirmed upstream but no fresh copy yet: the change stays visible.
   const auto opId = write.operations.at(0).id;
-  REQUIRE(f.store->markInFlight(opId).ok());
-  REQUIRE(f.store->markDone(opId, Json{{"status", "en_route"}}).ok());
-  CHECK(f.store->workOrder("wo_1")->doc["status"] == "en_route");
+  REQUIRE(f.store->outbox().markInFlight(opId).ok());
+  REQUIRE(f.store->outbox().markDone(opId, Json{{"status", "en_route"}}).ok());
+  CHECK(f.store->workOrders().workOrder("wo_1")->doc["status"] == "en_route");
 
   // The fresh copy carries it; the local layer is gone.
   Json confirmed = edited;
   confirmed["status"] = "en_route";
   confirmed["updatedAt"] = "2026-01-21T10:05:00Z";
-  REQUIRE(f.store->upsertWorkOrder({confirmed, "\"v3\""}).ok());
-  wo = f.store->workOrder("wo_1");
+  REQUIRE(f.store->workOrders().upsertWorkOrder({confirmed, "\"v3\""}).ok());
+  wo = f.store->workOrders().workOrder("wo_1");
   CHECK_FALSE(wo->hasLocalChanges);
   CHECK(wo->doc == confirmed);
 }
@@ -106,11 +106,11 @@ TEST_CASE("an upstream copy older than the cached one does not roll the cache ba
   StoreFixture f;
   Json newer = sampleWorkOrder("wo_1", "on_site");
   newer["updatedAt"] = "2026-01-21T12:00:00Z";
-  REQUIRE(f.store->upsertWorkOrder({newer, "\"v5\""}).ok());
+  REQUIRE(f.store->workOrders().upsertWorkOrder({newer, "\"v5\""}).ok());
   Json older = sampleWorkOrder("wo_1", "scheduled");
   older["updatedAt"] = "2026-01-21T11:00:00+00:00";
-  REQUIRE(f.store->upsertWorkOrder({older, "\"v4\""}).ok());
-  auto wo = f.store->workOrder("wo_1");
+  REQUIRE(f.store->workOrders().upsertWorkOrder({older, "\"v4\""}).ok());
+  auto wo = f.store->workOrders().workOrder("wo_1");
   CHECK(wo->doc["status"] == "on_site");
   CHECK(wo->etag == "\"v5\"");
 }
@@ -131,77 +131,80 @@ TEST_CASE("listing filters and pages the cache as upstream's GET /work-orders do
     doc["assignedTechnicianIds"] = i < 5 ? Json::array({"tech_a", "tech_b"}) : Json::array({"tech_c"});
     batch.push_back({doc, ""});
   }
-  REQUIRE(f.store->upsertWorkOrders(batch).ok());
+  REQUIRE(f.store->workOrders().upsertWorkOrders(batch).ok());
 
   WorkOrderQuery q;
   q.pageSize = 10;
   q.page = 3;
-  auto page = f.store->listWorkOrders(q);
+  auto page = f.store->workOrders().listWorkOrders(q);
   REQUIRE(page.ok());
   CHECK(page->total == 25);
   CHECK(ids(*page) == std::vector<std::string>{"wo_20", "wo_21", "wo_22", "wo_23", "wo_24"});
 
   WorkOrderQuery byCustomer;
   byCustomer.customerId = "cust_odd";
-  CHECK(f.store->listWorkOrders(byCustomer)->total == 12);
+  CHECK(f.store->workOrders().listWorkOrders(byCustomer)->total == 12);
 
   WorkOrderQuery byStatusAndCustomer;
   byStatusAndCustomer.status = "open";
   byStatusAndCustomer.customerId = "cust_even";
-  CHECK(ids(*f.store->listWorkOrders(byStatusAndCustomer)) ==
+  CHECK(ids(*f.store->workOrders().listWorkOrders(byStatusAndCustomer)) ==
         std::vector<std::string>{"wo_00", "wo_06", "wo_12", "wo_18", "wo_24"});
 
   WorkOrderQuery byTech;
   byTech.technicianId = "tech_b";
-  CHECK(f.store->listWorkOrders(byTech)->total == 5);
+  CHECK(f.store->workOrders().listWorkOrders(byTech)->total == 5);
 
   WorkOrderQuery slaWindow;  // inclusive at both ends
   slaWindow.slaDueFrom = at("2026-02-03T12:00:00Z");
   slaWindow.slaDueTo = at("2026-02-05T12:00:00Z");
-  CHECK(ids(*f.store->listWorkOrders(slaWindow)) == std::vector<std::string>{"wo_02", "wo_03", "wo_04"});
+  CHECK(ids(*f.store->workOrders().listWorkOrders(slaWindow)) == std::vector<std::string>{"wo_02", "wo_03", "wo_04"});
 
   WorkOrderQuery updatedWindow;
   updatedWindow.updatedFrom = at("2026-01-01T00:57:00Z");
   updatedWindow.sort = WorkOrderSort::updatedAt;
-  CHECK(ids(*f.store->listWorkOrders(updatedWindow)) == std::vector<std::string>{"wo_02", "wo_01", "wo_00"});
+  CHECK(ids(*f.store->workOrders().listWorkOrders(updatedWindow)) ==
+        std::vector<std::string>{"wo_02", "wo_01", "wo_00"});
 
   WorkOrderQuery bad;
   bad.pageSize = 201;
-  CHECK(f.store->listWorkOrders(bad).error().code == "invalid");
+  CHECK(f.store->workOrders().listWorkOrders(bad).error().code == "invalid");
   bad.pageSize = 10;
   bad.page = 0;
-  CHECK(f.store->listWorkOrders(bad).error().code == "invalid");
+  CHECK(f.store->workOrders().listWorkOrders(bad).error().code == "invalid");
 }
 
 TEST_CASE("a work order no longer assigned leaves the cache unless it holds unconfirmed work", "[work_orders]") {
   StoreFixture f;
-  REQUIRE(f.store->upsertWorkOrders({{sampleWorkOrder("wo_idle"), ""}, {sampleWorkOrder("wo_busy"), ""}}).ok());
+  REQUIRE(f.store->workOrders()
+              .upsertWorkOrders({{sampleWorkOrder("wo_idle"), ""}, {sampleWorkOrder("wo_busy"), ""}})
+              .ok());
   f.moveStatus("wo_busy", "en_route");
 
-  CHECK(*f.store->releaseWorkOrder("wo_idle") == ReleaseOutcome::removed);
-  CHECK(f.store->workOrder("wo_idle").error().code == "not_found");
-  CHECK(*f.store->releaseWorkOrder("wo_busy") == ReleaseOutcome::keptForLocalWork);
-  auto busy = f.store->workOrder("wo_busy");
+  CHECK(*f.store->workOrders().releaseWorkOrder("wo_idle") == ReleaseOutcome::removed);
+  CHECK(f.store->workOrders().workOrder("wo_idle").error().code == "not_found");
+  CHECK(*f.store->workOrders().releaseWorkOrder("wo_busy") == ReleaseOutcome::keptForLocalWork);
+  auto busy = f.store->workOrders().workOrder("wo_busy");
   REQUIRE(busy.ok());
   CHECK(busy->detached);
   CHECK(busy->doc["status"] == "en_route");
-  CHECK(*f.store->releaseWorkOrder("wo_never") == ReleaseOutcome::notCached);
+  CHECK(*f.store->workOrders().releaseWorkOrder("wo_never") == ReleaseOutcome::notCached);
 }
 
 TEST_CASE("a local write that cannot be done whole leaves nothing behind", "[work_orders][local_write]") {
   StoreFixture f;
-  REQUIRE(f.store->upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
+  REQUIRE(f.store->workOrders().upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
 
   LocalWrite unknown;
   unknown.workOrderId = "wo_missing";
   unknown.workOrderPatch = Json{{"status", "en_route"}};
   unknown.operations.push_back({"status", {{"status", "en_route"}}, "", {}, {}});
-  CHECK(f.store->applyLocalWrite(unknown).error().code == "not_found");
+  CHECK(f.store->localWrites().applyLocalWrite(unknown).error().code == "not_found");
 
   LocalWrite noOps;
   noOps.workOrderId = "wo_1";
   noOps.workOrderPatch = Json{{"status", "en_route"}};
-  CHECK(f.store->applyLocalWrite(noOps).error().code == "invalid");
+  CHECK(f.store->localWrites().applyLocalWrite(noOps).error().code == "invalid");
 
   // The second operation names a dependency that does not exist: the first one, the stock
   // change and the view change must not land either.
@@ -211,18 +214,18 @@ TEST_CASE("a local write that cannot be done whole leaves nothing behind", "[wor
   badDep.stock.push_back({"van_7", "FILTER-XL", "A-14", -2});
   badDep.operations.push_back({"status", {{"status", "completed"}}, "", {}, {}});
   badDep.operations.push_back({"consumption", {{"parts", Json::array()}}, "", {999}, {}});
-  auto r = f.store->applyLocalWrite(badDep);
+  auto r = f.store->localWrites().applyLocalWrite(badDep);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == "invalid");
 
   LocalWrite forward;
   forward.workOrderId = "wo_1";
   forward.operations.push_back({"note", {{"text", "a"}}, "", {}, {1}});
-  CHECK(f.store->applyLocalWrite(forward).error().code == "invalid");
+  CHECK(f.store->localWrites().applyLocalWrite(forward).error().code == "invalid");
 
-  CHECK(f.store->workOrder("wo_1")->doc["status"] == "scheduled");
-  CHECK(f.store->outboxCounts()->byState.at(OpState::pending) == 0);
-  CHECK(f.store->stock("van_7")->empty());
+  CHECK(f.store->workOrders().workOrder("wo_1")->doc["status"] == "scheduled");
+  CHECK(f.store->outbox().outboxCounts()->byState.at(OpState::pending) == 0);
+  CHECK(f.store->referenceData().stock("van_7")->empty());
   f.close();
   RawDb raw(f.options.dataDir / "fieldagent.db");
   CHECK(raw.count("SELECT COUNT(*) FROM local_writes") == 0);
@@ -244,25 +247,25 @@ TEST_CASE("reference data is kept whole and found by key, customer and asset", "
   const Json part = {{"partNumber", "FILTER-XL"}, {"unitPrice", 42.5}, {"serialized", false}};
   const Json tech = {{"technicianId", "tech_1"}, {"vanWarehouseId", "van_7"}};
 
-  REQUIRE(f.store->upsertReference(ReferenceKind::customer, {customer}).ok());
-  REQUIRE(f.store->upsertReference(ReferenceKind::site, {site, otherSite}).ok());
-  REQUIRE(f.store->upsertReference(ReferenceKind::asset, {asset}).ok());
-  REQUIRE(f.store->upsertReference(ReferenceKind::contract, {contract}).ok());
-  REQUIRE(f.store->upsertReference(ReferenceKind::part, {part}).ok());
-  REQUIRE(f.store->upsertReference(ReferenceKind::technician, {tech}).ok());
+  REQUIRE(f.store->referenceData().upsertReference(ReferenceKind::customer, {customer}).ok());
+  REQUIRE(f.store->referenceData().upsertReference(ReferenceKind::site, {site, otherSite}).ok());
+  REQUIRE(f.store->referenceData().upsertReference(ReferenceKind::asset, {asset}).ok());
+  REQUIRE(f.store->referenceData().upsertReference(ReferenceKind::contract, {contract}).ok());
+  REQUIRE(f.store->referenceData().upsertReference(ReferenceKind::part, {part}).ok());
+  REQUIRE(f.store->referenceData().upsertReference(ReferenceKind::technician, {tech}).ok());
   f.reopen();
 
-  CHECK(*f.store->reference(ReferenceKind::customer, "cust_1") == customer);
-  CHECK(*f.store->reference(ReferenceKind::asset, "asset_1") == asset);
-  CHECK(*f.store->reference(ReferenceKind::part, "FILTER-XL") == part);
-  CHECK(*f.store->reference(ReferenceKind::technician, "tech_1") == tech);
-  CHECK(f.store->reference(ReferenceKind::customer, "cust_9").error().code == "not_found");
-  auto sites = f.store->listReference(ReferenceKind::site, std::string("cust_1"), 1, 50);
+  CHECK(*f.store->referenceData().reference(ReferenceKind::customer, "cust_1") == customer);
+  CHECK(*f.store->referenceData().reference(ReferenceKind::asset, "asset_1") == asset);
+  CHECK(*f.store->referenceData().reference(ReferenceKind::part, "FILTER-XL") == part);
+  CHECK(*f.store->referenceData().reference(ReferenceKind::technician, "tech_1") == tech);
+  CHECK(f.store->referenceData().reference(ReferenceKind::customer, "cust_9").error().code == "not_found");
+  auto sites = f.store->referenceData().listReference(ReferenceKind::site, std::string("cust_1"), 1, 50);
   REQUIRE(sites.ok());
   CHECK(sites->total == 1);
   CHECK(sites->items.at(0) == site);
-  CHECK(f.store->listReference(ReferenceKind::site, std::nullopt, 1, 50)->total == 2);
-  auto contracts = f.store->contractsForAsset("asset_2");
+  CHECK(f.store->referenceData().listReference(ReferenceKind::site, std::nullopt, 1, 50)->total == 2);
+  auto contracts = f.store->referenceData().contractsForAsset("asset_2");
   REQUIRE(contracts.ok());
   REQUIRE(contracts->size() == 1);
   CHECK(contracts->at(0)["entitlements"][0]["coveredPercent"] == 100);
@@ -270,34 +273,34 @@ TEST_CASE("reference data is kept whole and found by key, customer and asset", "
   // A contract that no longer covers an asset stops being found for it.
   Json narrowed = contract;
   narrowed["assetIds"] = {"asset_1"};
-  REQUIRE(f.store->upsertReference(ReferenceKind::contract, {narrowed}).ok());
-  CHECK(f.store->contractsForAsset("asset_2")->empty());
+  REQUIRE(f.store->referenceData().upsertReference(ReferenceKind::contract, {narrowed}).ok());
+  CHECK(f.store->referenceData().contractsForAsset("asset_2")->empty());
 
-  auto bad = f.store->upsertReference(ReferenceKind::part, {part, Json{{"description", "no key"}}});
+  auto bad = f.store->referenceData().upsertReference(ReferenceKind::part, {part, Json{{"description", "no key"}}});
   CHECK(bad.error().code == "invalid");
 }
 
 TEST_CASE("van stock shows upstream's quantity less the parts captured and not yet reflected", "[reference][stock]") {
   StoreFixture f;
-  REQUIRE(f.store->upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
-  REQUIRE(f.store
-              ->upsertStock({Json{{"warehouseId", "van_7"},
-                                  {"partNumber", "FILTER-XL"},
-                                  {"bin", "A-14"},
-                                  {"quantityOnHand", 10},
-                                  {"updatedAt", "2026-01-21T08:00:00Z"}}})
+  REQUIRE(f.store->workOrders().upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
+  REQUIRE(f.store->referenceData()
+              .upsertStock({Json{{"warehouseId", "van_7"},
+                                 {"partNumber", "FILTER-XL"},
+                                 {"bin", "A-14"},
+                                 {"quantityOnHand", 10},
+                                 {"updatedAt", "2026-01-21T08:00:00Z"}}})
               .ok());
 
   LocalWrite use;
   use.workOrderId = "wo_1";
   use.stock.push_back({"van_7", "FILTER-XL", "A-14", -2});
   use.operations.push_back({"consumption", {{"parts", {{{"partNumber", "FILTER-XL"}, {"quantity", 2}}}}}, "", {}, {}});
-  const auto first = f.store->applyLocalWrite(use);
+  const auto first = f.store->localWrites().applyLocalWrite(use);
   REQUIRE(first.ok());
-  const auto second = f.store->applyLocalWrite(use);
+  const auto second = f.store->localWrites().applyLocalWrite(use);
   REQUIRE(second.ok());
 
-  auto line = f.store->stock("van_7", std::string("FILTER-XL"));
+  auto line = f.store->referenceData().stock("van_7", std::string("FILTER-XL"));
   REQUIRE(line->size() == 1);
   CHECK(line->at(0).quantityOnHand == 6);
   CHECK(line->at(0).doc["quantityOnHand"] == 6);
@@ -305,44 +308,48 @@ TEST_CASE("van stock shows upstream's quantity less the parts captured and not y
   // The first consumption is confirmed and upstream's figure now includes it; the second is
   // still local.
   const auto firstOp = first->operations.at(0).id;
-  REQUIRE(f.store->markInFlight(firstOp).ok());
-  REQUIRE(f.store->markDone(firstOp, Json{{"consumptionId", "cns_1"}}).ok());
-  REQUIRE(f.store
-              ->upsertStock(
+  REQUIRE(f.store->outbox().markInFlight(firstOp).ok());
+  REQUIRE(f.store->outbox().markDone(firstOp, Json{{"consumptionId", "cns_1"}}).ok());
+  REQUIRE(f.store->referenceData()
+              .upsertStock(
                   {Json{{"warehouseId", "van_7"}, {"partNumber", "FILTER-XL"}, {"bin", "A-14"}, {"quantityOnHand", 8}}})
               .ok());
-  line = f.store->stock("van_7");
+  line = f.store->referenceData().stock("van_7");
   CHECK(line->at(0).serverQuantity == 8);
   CHECK(line->at(0).quantityOnHand == 6);
 
   // Discarding the second gives its parts back to the local figure.
-  REQUIRE(f.store->discard(second->operations.at(0).id).ok());
-  CHECK(f.store->stock("van_7")->at(0).quantityOnHand == 8);
+  REQUIRE(f.store->outbox().discard(second->operations.at(0).id).ok());
+  CHECK(f.store->referenceData().stock("van_7")->at(0).quantityOnHand == 8);
 
   // A part captured that upstream never listed for the van shows as a negative line.
   LocalWrite unknownPart;
   unknownPart.workOrderId = "wo_1";
   unknownPart.stock.push_back({"van_7", "BELT-9", "", -1});
   unknownPart.operations.push_back({"consumption", {{"parts", Json::array()}}, "", {}, {}});
-  REQUIRE(f.store->applyLocalWrite(unknownPart).ok());
-  CHECK(f.store->stock("van_7", std::string("BELT-9"))->at(0).quantityOnHand == -1);
+  REQUIRE(f.store->localWrites().applyLocalWrite(unknownPart).ok());
+  CHECK(f.store->referenceData().stock("van_7", std::string("BELT-9"))->at(0).quantityOnHand == -1);
 
-  CHECK(f.store->upsertStock({Json{{"warehouseId", "van_7"}, {"partNumber", "X"}}}).error().code == "invalid");
+  CHECK(f.store->referenceData().upsertStock({Json{{"warehouseId", "van_7"}, {"partNumber", "X"}}}).error().code ==
+        "invalid");
 }
 
 TEST_CASE("sync checkpoints and the last sync run survive a reopen", "[sync_state]") {
   StoreFixture f;
-  CHECK_FALSE(f.store->checkpoint("work-orders")->has_value());
-  REQUIRE(f.store->saveCheckpoint("work-orders", {"2026-01-21T09:30:00Z", "opaque-cursor==", {}}).ok());
-  REQUIRE(f.store->saveCheckpoint("work-orders", {"2026-01-21T10:30:00Z", "next", {}}).ok());
-  REQUIRE(f.store->recordSyncRun({f.clock.now(), f.clock.now() + std::chrono::seconds(3), "ok", "42 pulled"}).ok());
-  REQUIRE(f.store->recordSyncRun({f.clock.now(), f.clock.now() + std::chrono::seconds(9), "offline", ""}).ok());
+  CHECK_FALSE(f.store->syncState().checkpoint("work-orders")->has_value());
+  REQUIRE(f.store->syncState().saveCheckpoint("work-orders", {"2026-01-21T09:30:00Z", "opaque-cursor==", {}}).ok());
+  REQUIRE(f.store->syncState().saveCheckpoint("work-orders", {"2026-01-21T10:30:00Z", "next", {}}).ok());
+  REQUIRE(f.store->syncState()
+              .recordSyncRun({f.clock.now(), f.clock.now() + std::chrono::seconds(3), "ok", "42 pulled"})
+              .ok());
+  REQUIRE(
+      f.store->syncState().recordSyncRun({f.clock.now(), f.clock.now() + std::chrono::seconds(9), "offline", ""}).ok());
   f.reopen();
-  auto cp = f.store->checkpoint("work-orders");
+  auto cp = f.store->syncState().checkpoint("work-orders");
   REQUIRE(cp->has_value());
   CHECK((*cp)->watermark == "2026-01-21T10:30:00Z");
   CHECK((*cp)->cursor == "next");
-  auto last = f.store->lastSyncRun();
+  auto last = f.store->syncState().lastSyncRun();
   REQUIRE(last->has_value());
   CHECK((*last)->outcome == "offline");
 }
@@ -350,9 +357,9 @@ TEST_CASE("sync checkpoints and the last sync run survive a reopen", "[sync_stat
 TEST_CASE("the sync-run log keeps the recent runs only", "[sync_state]") {
   StoreFixture f;
   for (int i = 0; i < tuning::kSyncRunsKept + 25; ++i) {
-    REQUIRE(f.store->recordSyncRun({f.clock.now(), f.clock.now(), "ok", std::to_string(i)}).ok());
+    REQUIRE(f.store->syncState().recordSyncRun({f.clock.now(), f.clock.now(), "ok", std::to_string(i)}).ok());
   }
-  CHECK((*f.store->lastSyncRun())->detail == std::to_string(tuning::kSyncRunsKept + 24));
+  CHECK((*f.store->syncState().lastSyncRun())->detail == std::to_string(tuning::kSyncRunsKept + 24));
   f.close();
   RawDb raw(f.options.dataDir / "fieldagent.db");
   CHECK(raw.count("SELECT COUNT(*) FROM sync_runs") == tuning::kSyncRunsKept);

@@ -18,32 +18,40 @@ struct Cached {
   std::unique_ptr<storage::Store> store =
       storage::Store::open({dir / "data"}, clock, platform::systemEntropy(), keys).value();
   Cached() {
-    REQUIRE(store->upsertReference(storage::ReferenceKind::part,
-                                   {{{"partNumber", "FILTER-XL"}, {"unitPrice", 42.5}},
-                                    {{"partNumber", "COMPRESSOR-9"}, {"unitPrice", 1200.0}},
-                                    {{"partNumber", "BELT-2"}, {"unitPrice", 10.0}}})
+    REQUIRE(store->referenceData()
+                .upsertReference(storage::ReferenceKind::part, {{{"partNumber", "FILTER-XL"}, {"unitPrice", 42.5}},
+                                                                {{"partNumber", "COMPRESSOR-9"}, {"unitPrice", 1200.0}},
+                                                                {{"partNumber", "BELT-2"}, {"unitPrice", 10.0}}})
                 .ok());
-    REQUIRE(store->upsertReference(
-                     storage::ReferenceKind::asset,
-                     {{{"assetId", "asset_9a01"},
-                       {"customerId", "cust_88b32e"},
-                       {"warranty", {{"start", "2025-06-01"}, {"end", "2026-05-31"}, {"coverage", {"parts"}}}}}})
+    REQUIRE(store->referenceData()
+                .upsertReference(
+                    storage::ReferenceKind::asset,
+                    {{{"assetId", "asset_9a01"},
+                      {"customerId", "cust_88b32e"},
+                      {"warranty", {{"start", "2025-06-01"}, {"end", "2026-05-31"}, {"coverage", {"parts"}}}}}})
                 .ok());
-    REQUIRE(store->upsertReference(
-                     storage::ReferenceKind::contract,
-                     {{{"contractId", "con_1"},
-                       {"customerId", "cust_88b32e"},
-                       {"start", "2026-01-01"},
-                       {"end", "2026-12-31"},
-                       {"assetIds", json::array()},
-                       {"entitlements",
-                        {{{"appliesTo", "labor"}, {"laborTypes", {"regular"}}, {"partNumbers", nullptr}, {"coveredPercent", 50}},
-                         {{"appliesTo", "parts"}, {"partNumbers", {"BELT-2"}}, {"laborTypes", nullptr}, {"coveredPercent", 80}}}}},
-                      {{"contractId", "con_expired"},
-                       {"customerId", "cust_88b32e"},
-                       {"start", "2024-01-01"},
-                       {"end", "2024-12-31"},
-                       {"entitlements", {{{"appliesTo", "labor"}, {"laborTypes", nullptr}, {"coveredPercent", 100}}}}}})
+    REQUIRE(store->referenceData()
+                .upsertReference(
+                    storage::ReferenceKind::contract,
+                    {{{"contractId", "con_1"},
+                      {"customerId", "cust_88b32e"},
+                      {"start", "2026-01-01"},
+                      {"end", "2026-12-31"},
+                      {"assetIds", json::array()},
+                      {"entitlements",
+                       {{{"appliesTo", "labor"},
+                         {"laborTypes", {"regular"}},
+                         {"partNumbers", nullptr},
+                         {"coveredPercent", 50}},
+                        {{"appliesTo", "parts"},
+                         {"partNumbers", {"BELT-2"}},
+                         {"laborTypes", nullptr},
+                         {"coveredPercent", 80}}}}},
+                     {{"contractId", "con_expired"},
+                      {"customerId", "cust_88b32e"},
+                      {"start", "2024-01-01"},
+                      {"end", "2024-12-31"},
+                      {"entitlements", {{{"appliesTo", "labor"}, {"laborTypes", nullptr}, {"coveredPercent", 100}}}}}})
                 .ok());
   }
 };

@@ -12,7 +12,7 @@ TEST_CASE("10,000 work orders prime completely and a delta brings exactly the ch
   auto& puller = f.puller();
   auto prime = puller.pull();
   if (!prime) FAIL(prime.error().message);
-  const auto cachedCount = f.store->workOrderIds().value().size();
+  const auto cachedCount = f.store->workOrders().workOrderIds().value().size();
   const std::string token = f.sim.login(f.sim.user("totp", "dispatch"));
   const auto upstreamTotal =
       f.sim.call("GET", "/work-orders?pageSize=1&technicianId=" + *f.technician().technicianId, token)
@@ -25,10 +25,10 @@ TEST_CASE("10,000 work orders prime completely and a delta brings exactly the ch
   // Five dispatcher edits on work still to do (finished work is not edited), then a delta a
   // minute later.
   std::vector<std::string> ids;
-  for (const auto& id : f.store->workOrderIds().value()) {
-    const std::string status = f.store->workOrder(id).value().doc["status"];
+  for (const auto& id : f.store->workOrders().workOrderIds().value()) {
+    const std::string status = f.store->workOrders().workOrder(id).value().doc["status"];
     if ((status == "scheduled" || status == "en_route" || status == "on_site") && ids.size() < 5 &&
-        f.store->workOrder(id).value().doc["priority"] != "low") {
+        f.store->workOrders().workOrder(id).value().doc["priority"] != "low") {
       ids.push_back(id);
     }
   }
@@ -41,5 +41,5 @@ TEST_CASE("10,000 work orders prime completely and a delta brings exactly the ch
   if (!delta) FAIL(delta.error().message);
   CHECK_FALSE(delta->prime);
   CHECK(delta->workOrdersStored == 5);
-  for (const auto& id : ids) CHECK(f.store->workOrder(id).value().doc["priority"] == "low");
+  for (const auto& id : ids) CHECK(f.store->workOrders().workOrder(id).value().doc["priority"] == "low");
 }

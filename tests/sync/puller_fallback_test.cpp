@@ -54,18 +54,18 @@ std::set<std::string> assignedUpstream(SyncFixture& f, const std::string& techni
 }
 
 std::set<std::string> cached(storage::Store& store) {
-  auto ids = store.workOrderIds().value();
+  auto ids = store.workOrders().workOrderIds().value();
   return {ids.begin(), ids.end()};
 }
 
-std::size_t cachedCount(storage::Store& store) { return store.workOrderIds().value().size(); }
+std::size_t cachedCount(storage::Store& store) { return store.workOrders().workOrderIds().value().size(); }
 
 // The cached copy of every work order is the upstream's current version.
 void checkCurrent(SyncFixture& f) {
   const auto all = allUpstream(f);
   for (const auto& id : cached(*f.store)) {
     INFO(id);
-    auto wo = f.store->workOrder(id).value();
+    auto wo = f.store->workOrders().workOrder(id).value();
     CHECK(wo.serverUpdatedAt == all.at(id)["updatedAt"].get<std::string>());
   }
 }
@@ -115,7 +115,7 @@ TEST_CASE("a prime against an upstream ignoring technicianId and sort caches exa
   CHECK(fallback->workOrdersReleased == 0);
   // The unfiltered answer is every work order: more pages than the filtered one.
   CHECK(fallback->pages > wellBehaved->pages);
-  CHECK(odd.store->checkpoint("work-orders").value()->watermark == fallback->watermark);
+  CHECK(odd.store->syncState().checkpoint("work-orders").value()->watermark == fallback->watermark);
   checkCurrent(odd);
 }
 
@@ -152,9 +152,9 @@ TEST_CASE("delta pulls against an upstream ignoring technicianId and sort miss n
   auto delta = puller.pull();
   if (!delta) FAIL(delta.error().code + ": " + delta.error().message);
   CHECK_FALSE(delta->prime);
-  CHECK(f.store->workOrder(rescheduled).value().doc["appointmentWindow"] == window);
-  CHECK(f.store->workOrder(reassigned).error().code == "not_found");
-  CHECK(f.store->workOrder(gained).ok());
+  CHECK(f.store->workOrders().workOrder(rescheduled).value().doc["appointmentWindow"] == window);
+  CHECK(f.store->workOrders().workOrder(reassigned).error().code == "not_found");
+  CHECK(f.store->workOrders().workOrder(gained).ok());
   CHECK(delta->workOrdersReleased == 1);
   CHECK(delta->workOrdersStored == 2);  // the rescheduled and the gained one
   const auto expected = assignedUpstream(f, me);
@@ -164,9 +164,10 @@ TEST_CASE("delta pulls against an upstream ignoring technicianId and sort miss n
 
   // The watermark is the window's end, not the updatedAt of whatever came last: a pull with no
   // change in between stores nothing new and loses nothing.
-  const std::string watermark = f.store->checkpoint("work-orders").value()->watermark;
+  const std::string watermark = f.store->syncState().checkpoint("work-orders").value()->watermark;
   CHECK(watermark == delta->watermark);
-  for (const auto& id : cached(*f.store)) CHECK(f.store->workOrder(id).value().serverUpdatedAt <= watermark);
+  for (const auto& id : cached(*f.store))
+    CHECK(f.store->workOrders().workOrder(id).value().serverUpdatedAt <= watermark);
   f.clock.advance(60s);
   auto quiet = puller.pull();
   REQUIRE(quiet.ok());

@@ -31,7 +31,7 @@ std::set<std::string> assignedUpstream(SyncFixture& f, const std::string& techni
 }
 
 std::set<std::string> cached(storage::Store& store) {
-  auto ids = store.workOrderIds().value();
+  auto ids = store.workOrders().workOrderIds().value();
   return {ids.begin(), ids.end()};
 }
 
@@ -51,22 +51,23 @@ TEST_CASE("the first pull primes every assigned work order and what it needs off
   CHECK(report->workOrdersStored == static_cast<int>(expected.size()));
 
   for (const auto& id : expected) {
-    auto wo = f.store->workOrder(id).value();
+    auto wo = f.store->workOrders().workOrder(id).value();
     CHECK_FALSE(wo.etag.empty());              // from GET /work-orders/{id}
     CHECK(wo.doc.contains("checklist"));       // detail-only field
     const std::string customerId = wo.doc["customerId"];
-    CHECK(f.store->reference(storage::ReferenceKind::customer, customerId).ok());
+    CHECK(f.store->referenceData().reference(storage::ReferenceKind::customer, customerId).ok());
     if (wo.doc.contains("asset") && wo.doc["asset"].is_object()) {
-      auto asset = f.store->reference(storage::ReferenceKind::asset, wo.doc["asset"]["assetId"]).value();
+      auto asset =
+          f.store->referenceData().reference(storage::ReferenceKind::asset, wo.doc["asset"]["assetId"]).value();
       CHECK(asset.contains("warranty"));
       CHECK(asset.contains("serviceHistory"));
     }
   }
-  auto technician = f.store->reference(storage::ReferenceKind::technician, me).value();
+  auto technician = f.store->referenceData().reference(storage::ReferenceKind::technician, me).value();
   const std::string van = technician["vanWarehouseId"];
-  CHECK_FALSE(f.store->stock(van).value().empty());
-  CHECK(f.store->listReference(storage::ReferenceKind::part, std::nullopt, 1, 10).value().total > 0);
-  CHECK(f.store->checkpoint("work-orders").value()->watermark == report->watermark);
+  CHECK_FALSE(f.store->referenceData().stock(van).value().empty());
+  CHECK(f.store->referenceData().listReference(storage::ReferenceKind::part, std::nullopt, 1, 10).value().total > 0);
+  CHECK(f.store->syncState().checkpoint("work-orders").value()->watermark == report->watermark);
 }
 
 TEST_CASE("a delta pull brings dispatcher edits and releases work taken away", "[puller]") {
@@ -93,8 +94,8 @@ TEST_CASE("a delta pull brings dispatcher edits and releases work taken away", "
   auto delta = puller.pull();
   REQUIRE(delta.ok());
   CHECK_FALSE(delta->prime);
-  CHECK(f.store->workOrder(rescheduled).value().doc["appointmentWindow"] == window);
-  CHECK(f.store->workOrder(reassigned).error().code == "not_found");
+  CHECK(f.store->workOrders().workOrder(rescheduled).value().doc["appointmentWindow"] == window);
+  CHECK(f.store->workOrders().workOrder(reassigned).error().code == "not_found");
   CHECK(delta->workOrdersReleased == 1);
   CHECK(cached(*f.store) == assignedUpstream(f, me));
 }
@@ -106,7 +107,7 @@ TEST_CASE("a pull cut off by server errors loses nothing and completes next time
   auto cut = puller.pull();
   REQUIRE_FALSE(cut.ok());
   CHECK(cut.error().message.find("/assets/") != std::string::npos);
-  CHECK_FALSE(f.store->checkpoint("work-orders").value().has_value());  // the window is not done
+  CHECK_FALSE(f.store->syncState().checkpoint("work-orders").value().has_value());  // the window is not done
 
   REQUIRE(f.sim.admin("DELETE", "/faults").status == 200);
   auto again = puller.pull();
@@ -150,7 +151,7 @@ TEST_CASE("a prime cut by dropped connections resumes without loss or duplicates
   if (!resumed) FAIL(resumed.error().message);
   const auto expected = assignedUpstream(f, *f.technician().technicianId);
   CHECK(cached(*f.store) == expected);
-  CHECK(f.store->workOrderIds().value().size() == expected.size());  // no duplicates
+  CHECK(f.store->workOrders().workOrderIds().value().size() == expected.size());  // no duplicates
 }
 
 TEST_CASE("a prime cut off after its first page keeps that page and the next round reads only the rest",
@@ -180,7 +181,7 @@ TEST_CASE("a prime cut off after its first page keeps that page and the next rou
   const auto afterCut = cached(*f.store);
   CHECK(afterCut.size() == static_cast<std::size_t>(tuning::kPullPageSize));
   for (const auto& id : afterCut) CHECK(expected.count(id) == 1);
-  REQUIRE_FALSE(f.store->checkpoint("work-orders").value().has_value());  // still a prime
+  REQUIRE_FALSE(f.store->syncState().checkpoint("work-orders").value().has_value());  // still a prime
 
   REQUIRE(f.sim.admin("DELETE", "/faults").status == 200);
   std::set<std::string> readAgain;
@@ -197,8 +198,8 @@ TEST_CASE("a prime cut off after its first page keeps that page and the next rou
   CHECK(cached(*f.store) == expected);
   // The reference data of the first page's work orders is there too, though they were not read again.
   for (const auto& id : afterCut) {
-    const auto wo = f.store->workOrder(id).value();
+    const auto wo = f.store->workOrders().workOrder(id).value();
     const std::string customer = wo.doc["customerId"];
-    CHECK(f.store->reference(storage::ReferenceKind::customer, customer).ok());
+    CHECK(f.store->referenceData().reference(storage::ReferenceKind::customer, customer).ok());
   }
 }

@@ -60,8 +60,8 @@ TEST_CASE("SIGKILL at random points of a push, 100 times: every effect upstream 
   sync::Capture capture(*f.store, *f.session, f.clock);
   std::map<std::string, std::string> notes;
   int captured = 0;
-  for (const auto& id : f.store->workOrderIds().value()) {
-    auto wo = f.store->workOrder(id).value();
+  for (const auto& id : f.store->workOrders().workOrderIds().value()) {
+    auto wo = f.store->workOrders().workOrder(id).value();
     const std::string status = wo.doc["status"];
     if (status != "scheduled" && status != "en_route" && status != "on_site") continue;
     if (status == "scheduled") REQUIRE(capture.moveStatus(id, {{"status", "en_route"}}).ok());
@@ -114,7 +114,7 @@ TEST_CASE("SIGKILL at random points of a push, 100 times: every effect upstream 
   REQUIRE(WEXITSTATUS(status) == 0);
 
   auto store = storage::Store::open({data}, f.clock, platform::systemEntropy(), f.keys).value();
-  const auto counts = store->outboxCounts().value();
+  const auto counts = store->outbox().outboxCounts().value();
   CHECK(counts.byState.at(storage::OpState::pending) == 0);
   CHECK(counts.byState.at(storage::OpState::in_flight) == 0);
   CHECK(counts.byState.at(storage::OpState::rejected) == 0);

@@ -31,7 +31,7 @@ struct Queue {
     for (int round = 1; round <= maxRounds; ++round) {
       auto report = pusher.drain();
       REQUIRE(report.ok());
-      auto counts = f.store->outboxCounts().value();
+      auto counts = f.store->outbox().outboxCounts().value();
       if (counts.byState[storage::OpState::pending] + counts.byState[storage::OpState::in_flight] == 0) return round;
       f.clock.advance(10min);
     }
@@ -55,8 +55,8 @@ struct Queue {
 
   std::vector<storage::WorkOrder> mine(const std::set<std::string>& statuses, std::size_t n) {
     std::vector<storage::WorkOrder> out;
-    for (const auto& id : f.store->workOrderIds().value()) {
-      auto found = f.store->workOrder(id);
+    for (const auto& id : f.store->workOrders().workOrderIds().value()) {
+      auto found = f.store->workOrders().workOrder(id);
       if (!found) {
         std::fprintf(stderr, "%s: %s: %s\n", id.c_str(), found.error().code.c_str(), found.error().message.c_str());
         FAIL("work order not readable");
@@ -96,8 +96,9 @@ Day workOffline(Queue& q, std::size_t workOrders) {
   auto list = q.mine({"scheduled", "en_route", "on_site"}, workOrders);
   REQUIRE(list.size() >= std::min<std::size_t>(workOrders, 10));
   const std::string me = *q.f.technician().technicianId;
-  const std::string van = q.f.store->reference(storage::ReferenceKind::technician, me).value()["vanWarehouseId"];
-  const auto stock = q.f.store->stock(van).value();
+  const std::string van =
+      q.f.store->referenceData().reference(storage::ReferenceKind::technician, me).value()["vanWarehouseId"];
+  const auto stock = q.f.store->referenceData().stock(van).value();
   REQUIRE_FALSE(stock.empty());
   int n = 0;
   for (const auto& wo : list) {
@@ -140,7 +141,7 @@ TEST_CASE("a day offline reaches upstream exactly once, in order per work order"
   Queue q(f);
   const Day day = workOffline(q, 50);
   REQUIRE(day.finalStatus.size() == 50);
-  const auto captured = f.store->outboxCounts().value();
+  const auto captured = f.store->outbox().outboxCounts().value();
   CHECK(captured.byState.at(storage::OpState::pending) > 100);
 
   const auto statsBefore = f.sim.admin("GET", "/stats").json()["byStatus"];
@@ -151,11 +152,11 @@ TEST_CASE("a day offline reaches upstream exactly once, in order per work order"
   const auto statsAfter = f.sim.admin("GET", "/stats").json()["byStatus"];
   CHECK(statsAfter.value("412", 0) == statsBefore.value("412", 0));
   CHECK(statsAfter.value("409", 0) == statsBefore.value("409", 0));
-  const auto counts = f.store->outboxCounts().value();
+  const auto counts = f.store->outbox().outboxCounts().value();
   CHECK(counts.byState.at(storage::OpState::done) == captured.byState.at(storage::OpState::pending));
   CHECK(counts.byState.at(storage::OpState::conflict) == 0);
   CHECK(counts.byState.at(storage::OpState::rejected) == 0);
-  for (const auto& o : f.store->listOperations({storage::OpState::rejected, std::nullopt, 0, 5}).value()) {
+  for (const auto& o : f.store->outbox().listOperations({storage::OpState::rejected, std::nullopt, 0, 5}).value()) {
     std::fprintf(stderr, "%s rejected: %s\n", o.kind.c_str(), o.lastError.c_str());
   }
   checkDayUpstream(q, day);
@@ -163,7 +164,7 @@ TEST_CASE("a day offline reaches upstream exactly once, in order per work order"
   // The cache equals the server's view once the next pull has run.
   REQUIRE(q.puller.pull().ok());
   for (const auto& [id, status] : day.finalStatus) {
-    auto cached = f.store->workOrder(id).value();
+    auto cached = f.store->workOrders().workOrder(id).value();
     CHECK_FALSE(cached.hasLocalChanges);
     CHECK(cached.doc == q.upstream(id));
   }
@@ -182,7 +183,7 @@ TEST_CASE("the same day converges through 503s, 429s, latency and dropped connec
   CHECK(rounds > 1);  // the faults did bite
   REQUIRE(f.sim.admin("DELETE", "/faults").status == 200);
   checkDayUpstream(q, day);
-  CHECK(f.store->outboxCounts().value().byState.at(storage::OpState::rejected) == 0);
+  CHECK(f.store->outbox().outboxCounts().value().byState.at(storage::OpState::rejected) == 0);
 }
 
 TEST_CASE("cancelled and reassigned under the technician's feet: conflicts, captured work still pushed",
@@ -205,7 +206,7 @@ TEST_CASE("cancelled and reassigned under the technician's feet: conflicts, capt
               .status == 200);
 
   q.drainAll();
-  auto conflicts = f.store->listConflicts(true).value();
+  auto conflicts = f.store->conflicts().listConflicts(true).value();
   REQUIRE(conflicts.size() == 2);
   std::map<std::string, storage::ConflictRecord> byWorkOrder;
   for (auto& c : conflicts) byWorkOrder[c.workOrderId] = c;
@@ -226,11 +227,11 @@ TEST_CASE("cancelled and reassigned under the technician's feet: conflicts, capt
   // Keep mine on the reassigned one: my moves go again on the new version.
   REQUIRE(q.desk.resolve(c2.id, storage::ConflictChoice::keepMine, std::nullopt, "I did the job").ok());
   q.drainAll();
-  CHECK(f.store->listConflicts(true).value().empty());
+  CHECK(f.store->conflicts().listConflicts(true).value().empty());
   CHECK(q.upstream(cancelled)["status"] == "cancelled");
-  CHECK(f.store->workOrder(cancelled).value().doc["status"] == "cancelled");
+  CHECK(f.store->workOrders().workOrder(cancelled).value().doc["status"] == "cancelled");
   CHECK(q.upstream(reassigned)["status"] == "completed");
-  const auto archived = f.store->listOperations({storage::OpState::archived, cancelled, 0, 100}).value();
+  const auto archived = f.store->outbox().listOperations({storage::OpState::archived, cancelled, 0, 100}).value();
   CHECK(archived.size() == 3);  // kept, not deleted
 }
 
@@ -252,7 +253,7 @@ TEST_CASE("a rejected operation blocks neither other work orders nor its own ind
   REQUIRE(q.capture.moveStatus(bad, {{"status", "en_route"}}).ok());
   REQUIRE(q.capture.moveStatus(good, {{"status", "en_route"}}).ok());
   q.drainAll();
-  auto rejected = f.store->listOperations({storage::OpState::rejected, std::nullopt, 0, 10}).value();
+  auto rejected = f.store->outbox().listOperations({storage::OpState::rejected, std::nullopt, 0, 10}).value();
   REQUIRE(rejected.size() == 1);
   CHECK(rejected[0].workOrderId == bad);
   CHECK_THAT(rejected[0].lastError, Catch::Contains("unknown_upload"));
@@ -263,6 +264,6 @@ TEST_CASE("a rejected operation blocks neither other work orders nor its own ind
   json fixed = {{"labor", {{{"laborType", "regular"}, {"hours", 1}}}}};
   REQUIRE(q.capture.editParked(rejected[0].id, fixed).ok());
   q.drainAll();
-  CHECK(f.store->operation(rejected[0].id).value().state == storage::OpState::done);
+  CHECK(f.store->outbox().operation(rejected[0].id).value().state == storage::OpState::done);
   CHECK(q.upstreamConsumptions(bad) == 1);
 }

@@ -68,7 +68,7 @@ TEST_CASE("a 50 MB photo cut at random points at least 10 times resumes to the r
               static_cast<double>(rig.tap.patchBytes) / static_cast<double>(kSize), rounds, rig.tap.renewals, idleKb,
               peakKb, static_cast<double>(peakKb) / static_cast<double>(idleKb));
   REQUIRE(rounds <= 120);
-  auto att = rig.f.store->attachment(id).value();
+  auto att = rig.f.store->attachments().attachment(id).value();
   REQUIRE(att.state == storage::AttachmentState::confirmed);
   CHECK(rig.tap.cuts >= 10);
   CHECK(static_cast<double>(rig.tap.patchBytes) < 1.2 * static_cast<double>(kSize));

@@ -99,10 +99,13 @@ struct StoredPhoto {
 };
 
 StoredPhoto storePhoto(storage::Store& store, std::size_t size) {
-  REQUIRE(store.upsertWorkOrder({{{"workOrderId", "wo_tus"}, {"status", "on_site"}, {"updatedAt", "2026-01-21T09:30:00Z"}}, ""}).ok());
+  REQUIRE(store.workOrders()
+              .upsertWorkOrder(
+                  {{{"workOrderId", "wo_tus"}, {"status", "on_site"}, {"updatedAt", "2026-01-21T09:30:00Z"}}, ""})
+              .ok());
   std::string bytes(size, '\0');
   for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
-  auto writer = store.beginAttachment({"wo_tus", "photo", "p.jpg", "image/jpeg", size});
+  auto writer = store.attachments().beginAttachment({"wo_tus", "photo", "p.jpg", "image/jpeg", size});
   REQUIRE(writer.ok());
   REQUIRE(writer->append(bytes).ok());
   auto finished = writer->finish();
@@ -111,7 +114,7 @@ StoredPhoto storePhoto(storage::Store& store, std::size_t size) {
   write.workOrderId = "wo_tus";
   write.attachments.push_back(*finished);
   write.operations.push_back({"attachment_upload", {{"attachmentId", finished->id}}, "", {}, {}});
-  auto recorded = store.applyLocalWrite(write);
+  auto recorded = store.localWrites().applyLocalWrite(write);
   if (!recorded) FAIL(recorded.error().code + ": " + recorded.error().message);
   return {finished->id, bytes};
 }
@@ -137,7 +140,7 @@ TEST_CASE("@tus/server receives an upload, and a resumed upload after a cut, byt
   SECTION("in one go") {
     auto photo = storePhoto(*store, 700'000);
     const std::string url = createResource(http, server.base(), photo.plaintext.size());
-    auto reader = store->openAttachment(photo.id).value();
+    auto reader = store->attachments().openAttachment(photo.id).value();
     auto done = sync::tusSend(client, reader, url, 256u << 10, false, 2, nullptr);
     INFO(done.stoppedBy.status << " " << done.stoppedBy.errorCode << " " << done.stoppedBy.message);
     REQUIRE(done.stoppedBy.ok());
@@ -149,7 +152,7 @@ TEST_CASE("@tus/server receives an upload, and a resumed upload after a cut, byt
   SECTION("cut mid-chunk, then resumed from the server's offset") {
     auto photo = storePhoto(*store, 900'000);
     const std::string url = createResource(http, server.base(), photo.plaintext.size());
-    auto reader = store->openAttachment(photo.id).value();
+    auto reader = store->attachments().openAttachment(photo.id).value();
     cutting.cutPatch = 2;
     cutting.keep = 100'000;
     auto first = sync::tusSend(client, reader, url, 256u << 10, false, 2, nullptr);

@@ -125,7 +125,7 @@ struct UploadRig {
     pusher = std::make_unique<sync::Pusher>(client, *f.store, *f.session, f.clock, platform::systemEntropy());
     uploader = std::make_unique<sync::Uploader>(client, *f.store, f.clock, link, settings);
     uploader->attachTo(*pusher);
-    workOrders = f.store->workOrderIds().value();
+    workOrders = f.store->workOrders().workOrderIds().value();
     REQUIRE(workOrders.size() >= 2);
   }
 
@@ -144,7 +144,7 @@ struct UploadRig {
     for (int round = 1; round <= maxRounds; ++round) {
       auto report = pusher->drain();
       REQUIRE(report.ok());
-      auto counts = f.store->outboxCounts().value();
+      auto counts = f.store->outbox().outboxCounts().value();
       if (counts.byState[storage::OpState::pending] + counts.byState[storage::OpState::in_flight] == 0) return round;
       f.clock.advance(std::chrono::minutes{15});
     }

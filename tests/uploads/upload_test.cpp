@@ -22,7 +22,7 @@ namespace {
 std::string uploadOpState(storage::Store& store, const std::string& workOrderId) {
   storage::OutboxFilter filter;
   filter.workOrderId = workOrderId;
-  for (const auto& o : store.listOperations(filter).value()) {
+  for (const auto& o : store.outbox().listOperations(filter).value()) {
     if (o.kind == op::kAttachmentUpload) return std::string(storage::toString(o.state)) + " " + o.lastError;
   }
   return "none";
@@ -50,7 +50,7 @@ TEST_CASE("a captured photo is encrypted on disk and arrives upstream whole, che
   CHECK(filesLooked >= 2);
 
   REQUIRE(rig.drainAll() <= 3);
-  auto att = rig.f.store->attachment(id).value();
+  auto att = rig.f.store->attachments().attachment(id).value();
   CHECK(att.state == storage::AttachmentState::confirmed);
   CHECK(att.uploadOffset == 3'000'000);
   // The slot's maxChunkBytes (256 KiB) beats the uploader's 1 MiB cap.
@@ -70,9 +70,9 @@ TEST_CASE("capture refuses an attachment over the size limit and keeps nothing o
   REQUIRE_FALSE(captured.ok());
   CHECK(captured.error().code == "too_large");
   CHECK(captured.error().message.find("100000") != std::string::npos);
-  CHECK(rig.f.store->attachmentBytesInUse() == 0);
-  CHECK(rig.f.store->listAttachments(rig.workOrders[0]).value().empty());
-  CHECK(rig.f.store->outboxCounts().value().byState[storage::OpState::pending] == 0);
+  CHECK(rig.f.store->attachments().attachmentBytesInUse() == 0);
+  CHECK(rig.f.store->attachments().listAttachments(rig.workOrders[0]).value().empty());
+  CHECK(rig.f.store->outbox().outboxCounts().value().byState[storage::OpState::pending] == 0);
 
   spec.expectedBytes = 200'000;
   auto announced = captureAttachment(*rig.f.store, *rig.capture, spec, std::ref(source), {100'000, 64u << 10});
@@ -91,7 +91,7 @@ TEST_CASE("a signed URL that expires mid-way is renewed and the upload finishes 
     return TapAction{};
   };
   REQUIRE(rig.drainAll() <= 3);
-  auto att = rig.f.store->attachment(id).value();
+  auto att = rig.f.store->attachments().attachment(id).value();
   REQUIRE(att.state == storage::AttachmentState::confirmed);
   CHECK(rig.tap.expiredAnswers == 1);
   CHECK(rig.tap.renewals == 1);
@@ -110,7 +110,7 @@ TEST_CASE("a URL past its stored expiry is renewed before any byte goes out") {
     return r.method == "HEAD" ? TapAction{TapAction::cutAnswer, 0} : TapAction{};
   };
   REQUIRE(rig.pusher->drain().ok());
-  auto held = rig.f.store->attachment(id).value();
+  auto held = rig.f.store->attachments().attachment(id).value();
   REQUIRE(held.uploadUrlExpiresAt.has_value());
   CHECK(rig.tap.renewals == 0);
   rig.tap.decide = nullptr;
@@ -118,7 +118,7 @@ TEST_CASE("a URL past its stored expiry is renewed before any byte goes out") {
   REQUIRE(rig.drainAll() <= 3);
   CHECK(rig.tap.renewals == 1);
   CHECK(rig.tap.expiredAnswers == 0);
-  CHECK(rig.f.store->attachment(id).value().state == storage::AttachmentState::confirmed);
+  CHECK(rig.f.store->attachments().attachment(id).value().state == storage::AttachmentState::confirmed);
 }
 
 TEST_CASE("a chunk damaged on the way is caught by its checksum and sent again") {
@@ -130,7 +130,7 @@ TEST_CASE("a chunk damaged on the way is caught by its checksum and sent again")
     return patch == 2 ? TapAction{TapAction::flipByte, 0} : TapAction{};
   };
   REQUIRE(rig.drainAll() <= 3);
-  auto att = rig.f.store->attachment(id).value();
+  auto att = rig.f.store->attachments().attachment(id).value();
   REQUIRE(att.state == storage::AttachmentState::confirmed);
   CHECK(rig.tap.checksumRejections == 1);
   CHECK(rig.tap.patchBytes == 1'000'000 + 262'144);
@@ -151,7 +151,7 @@ TEST_CASE("without per-chunk checksums complete catches the damage: one restart 
       return patch == 2 ? TapAction{TapAction::flipByte, 0} : TapAction{};
     };
     REQUIRE(rig.drainAll() <= 3);
-    auto att = rig.f.store->attachment(id).value();
+    auto att = rig.f.store->attachments().attachment(id).value();
     REQUIRE(att.state == storage::AttachmentState::confirmed);
     CHECK(rig.tap.patchBytes == 2 * 700'000);
     CHECK(rig.upstreamAttachment(rig.workOrders[0], att.upstreamId)["sha256"] == expected);
@@ -165,7 +165,7 @@ TEST_CASE("without per-chunk checksums complete catches the damage: one restart 
       return patch > 0 ? TapAction{TapAction::flipByte, 0} : TapAction{};
     };
     rig.drainAll(6);
-    auto att = rig.f.store->attachment(id).value();
+    auto att = rig.f.store->attachments().attachment(id).value();
     CHECK(att.state == storage::AttachmentState::failed);
     CHECK(att.lastError.find("checksum_mismatch twice") != std::string::npos);
     const std::string state = uploadOpState(*rig.f.store, rig.workOrders[0]);
@@ -187,8 +187,8 @@ TEST_CASE("large uploads wait while the link is metered, JSON operations keep fl
 
   REQUIRE(rig.pusher->drain().ok());
   CHECK(rig.tap.patches == 1);  // the small signature only
-  CHECK(rig.f.store->attachment(signature).value().state == storage::AttachmentState::confirmed);
-  auto waiting = rig.f.store->attachment(id).value();
+  CHECK(rig.f.store->attachments().attachment(signature).value().state == storage::AttachmentState::confirmed);
+  auto waiting = rig.f.store->attachments().attachment(id).value();
   CHECK(waiting.state == storage::AttachmentState::stored);
   const std::string state = uploadOpState(*rig.f.store, rig.workOrders[0]);
   CHECK(state.rfind("pending", 0) == 0);
@@ -196,7 +196,7 @@ TEST_CASE("large uploads wait while the link is metered, JSON operations keep fl
 
   link.set({true, false, "wlan0"});
   REQUIRE(rig.drainAll() <= 3);
-  CHECK(rig.f.store->attachment(id).value().state == storage::AttachmentState::confirmed);
+  CHECK(rig.f.store->attachments().attachment(id).value().state == storage::AttachmentState::confirmed);
 }
 
 TEST_CASE("a confirmed upload's local copy stays for the retention, then goes, an unconfirmed one never") {
@@ -209,23 +209,23 @@ TEST_CASE("a confirmed upload's local copy stays for the retention, then goes, a
   // Captured after the drain and never sent: still only on this device.
   PatternSource second(50'000, 62);
   const std::string kept = rig.capturePhoto(std::ref(second), 1);
-  REQUIRE(rig.f.store->attachment(sent).value().state == storage::AttachmentState::confirmed);
+  REQUIRE(rig.f.store->attachments().attachment(sent).value().state == storage::AttachmentState::confirmed);
 
   CHECK(rig.uploader->sweepRetention(rig.f.clock.now() + 47h).value() == 0);
-  CHECK(rig.f.store->openAttachment(sent).ok());
+  CHECK(rig.f.store->attachments().openAttachment(sent).ok());
 
   rig.f.clock.advance(49h);
   CHECK(rig.uploader->sweepRetention(rig.f.clock.now()).value() == 1);
-  auto purged = rig.f.store->attachment(sent).value();
+  auto purged = rig.f.store->attachments().attachment(sent).value();
   CHECK_FALSE(purged.bytesOnDevice);
-  auto gone = rig.f.store->openAttachment(sent);
+  auto gone = rig.f.store->attachments().openAttachment(sent);
   REQUIRE_FALSE(gone.ok());
   CHECK(gone.error().code == "gone");
 
   rig.f.clock.advance(24h * 365);
   CHECK(rig.uploader->sweepRetention(rig.f.clock.now()).value() == 0);
-  CHECK(rig.f.store->attachment(kept).value().bytesOnDevice);
-  CHECK(rig.f.store->openAttachment(kept).ok());
+  CHECK(rig.f.store->attachments().attachment(kept).value().bytesOnDevice);
+  CHECK(rig.f.store->attachments().openAttachment(kept).ok());
 }
 
 TEST_CASE("downloads are handed over only when their SHA-256 matches the listing") {
@@ -238,7 +238,7 @@ TEST_CASE("downloads are handed over only when their SHA-256 matches the listing
   REQUIRE(listed.ok());
   json item;
   for (const auto& i : listed.value->items) {
-    if (i["attachmentId"] == rig.f.store->attachment(id).value().upstreamId) item = i;
+    if (i["attachmentId"] == rig.f.store->attachments().attachment(id).value().upstreamId) item = i;
   }
   REQUIRE(item.is_object());
 

@@ -34,7 +34,7 @@ Streamed streamAttachment(LocalApiContext& context, const storage::AttachmentSpe
     return makeError("invalid",
                      "fileName must be a plain name of at most 255 characters (no folders, \".\" or \"..\", "
                      "no control characters)");
-  auto writer = context.store.beginAttachment(spec);
+  auto writer = context.store.attachments().beginAttachment(spec);
   if (!writer) return writer.error();
   platform::Sha256 hash;
   hash.update(spec.workOrderId + "\n" + spec.kind + "\n" + spec.fileName + "\n" + spec.contentType + "\n");
@@ -85,8 +85,8 @@ class AttachmentPart final : public Poco::Net::PartHandler {
 Reply AttachmentHandlers::list(Request& r) {
   auto& store = r.context().store;
   const std::string& id = r.param("id");
-  if (auto wo = store.workOrder(id); !wo) return fromError(wo.error());
-  auto list = store.listAttachments(id);
+  if (auto wo = store.workOrders().workOrder(id); !wo) return fromError(wo.error());
+  auto list = store.attachments().listAttachments(id);
   if (!list) return fromError(list.error());
   json items = json::array();
   for (const auto& a : *list) items.push_back(attachmentJson(a));
@@ -97,7 +97,7 @@ Reply AttachmentHandlers::capture(Request& r) {
   auto& context = r.context();
   auto& request = r.http();
   const std::string& workOrderId = r.param("id");
-  if (auto wo = context.store.workOrder(workOrderId); !wo) return fromError(wo.error());
+  if (auto wo = context.store.workOrders().workOrder(workOrderId); !wo) return fromError(wo.error());
   Streamed streamed{makeError("bad_request", "no body")};
   const std::string type = request.getContentType();
   if (type.rfind("multipart/form-data", 0) == 0) {

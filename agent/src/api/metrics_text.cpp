@@ -22,7 +22,7 @@ std::string metricsText(LocalApiContext& context) {
   counter("fieldagent_sla_at_risk_total", "SLA-at-risk events.", m.slaAtRisk);
   counter("fieldagent_events_total", "Events published.", context.events.published());
   out << "# HELP fieldagent_outbox_operations Outbox operations by state.\n# TYPE fieldagent_outbox_operations gauge\n";
-  if (auto counts = context.store.outboxCounts()) {
+  if (auto counts = context.store.outbox().outboxCounts()) {
     for (const auto& [st, n] : counts->byState)
       out << "fieldagent_outbox_operations{state=\"" << storage::toString(st) << "\"} " << n << '\n';
     out << "# HELP fieldagent_outbox_oldest_pending_age_seconds Age of the oldest pending operation.\n"

@@ -19,12 +19,12 @@ struct ParkedKind {
 };
 
 const ParkedKind kOperation{"operation", "outbox", [](storage::Store& store, std::int64_t id) -> Result<json> {
-                              auto o = store.operation(id);
+                              auto o = store.outbox().operation(id);
                               if (!o) return o.error();
                               return operationJson(*o);
                             }};
 const ParkedKind kConflict{"conflict", "conflicts", [](storage::Store& store, std::int64_t id) -> Result<json> {
-                             auto c = store.conflict(id);
+                             auto c = store.conflicts().conflict(id);
                              if (!c) return c.error();
                              return conflictJson(*c);
                            }};
@@ -82,7 +82,7 @@ Reply listOperationsIn(Request& r, std::optional<storage::OpState> state) {
     if (!after) return fromError(after.error());
     f.afterId = *after;
   }
-  auto ops = r.context().store.listOperations(f);
+  auto ops = r.context().store.outbox().listOperations(f);
   if (!ops) return fromError(ops.error());
   json items = json::array();
   for (const auto& o : *ops) items.push_back(operationJson(o));
@@ -103,8 +103,8 @@ Reply ParkedHandlers::actOnOperation(Request& r) {
   if (!id) return badId(kOperation);
   auto& context = r.context();
   const std::string& action = r.param("action");
-  if (action == "retry") return actOn(r, kOperation, *id, [&] { return context.store.retryParked(*id); });
-  if (action == "discard") return actOn(r, kOperation, *id, [&] { return context.store.discard(*id); });
+  if (action == "retry") return actOn(r, kOperation, *id, [&] { return context.store.outbox().retryParked(*id); });
+  if (action == "discard") return actOn(r, kOperation, *id, [&] { return context.store.outbox().discard(*id); });
   if (action != "edit") return error(404, "not_found", "no such action: " + action);
   auto body = r.readJson();
   if (!body) return fromError(body.error());
@@ -114,7 +114,7 @@ Reply ParkedHandlers::actOnOperation(Request& r) {
 }
 
 Reply ParkedHandlers::listConflicts(Request& r) {
-  auto list = r.context().store.listConflicts(!r.has("all"));
+  auto list = r.context().store.conflicts().listConflicts(!r.has("all"));
   if (!list) return fromError(list.error());
   json items = json::array();
   for (const auto& c : *list) items.push_back(conflictJson(c));

@@ -6,7 +6,7 @@
 namespace fieldagent::agent::api {
 
 Reply ReferenceHandlers::getOf(Request& r, storage::ReferenceKind kind) {
-  auto doc = r.context().store.reference(kind, r.param("id"));
+  auto doc = r.context().store.referenceData().reference(kind, r.param("id"));
   if (!doc) return fromError(doc.error());
   return {200, *doc};
 }
@@ -18,7 +18,7 @@ Reply ReferenceHandlers::listOf(Request& r, storage::ReferenceKind kind) {
   if (!size) return fromError(size.error());
   std::optional<std::string> parent;
   if (r.has("customerId")) parent = r.query("customerId");
-  auto list = r.context().store.listReference(kind, parent, *page, *size);
+  auto list = r.context().store.referenceData().listReference(kind, parent, *page, *size);
   if (!list) return fromError(list.error());
   return {200, {{"items", list->items}, {"page", list->page}, {"pageSize", list->pageSize}, {"total", list->total}}};
 }
@@ -28,13 +28,13 @@ Reply ReferenceHandlers::inventory(Request& r) {
   std::string warehouse = r.query("warehouseId");
   if (warehouse.empty()) {
     auto tech = context.session.status().user.technicianId;
-    if (auto t = context.store.reference(storage::ReferenceKind::technician, tech); t)
+    if (auto t = context.store.referenceData().reference(storage::ReferenceKind::technician, tech); t)
       warehouse = t->value("vanWarehouseId", "");
   }
   if (warehouse.empty()) return error(400, "bad_request", "warehouseId is required (no van known for this user)");
   std::optional<std::string> part;
   if (r.has("partNumber")) part = r.query("partNumber");
-  auto lines = context.store.stock(warehouse, part);
+  auto lines = context.store.referenceData().stock(warehouse, part);
   if (!lines) return fromError(lines.error());
   json items = json::array();
   for (const auto& l : *lines) items.push_back(l.doc);

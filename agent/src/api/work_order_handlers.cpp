@@ -28,7 +28,7 @@ Reply WorkOrderHandlers::list(Request& r) {
   if (!size) return fromError(size.error());
   q.page = *page;
   q.pageSize = *size;
-  auto list = r.context().store.listWorkOrderRows(q);
+  auto list = r.context().store.workOrders().listWorkOrderRows(q);
   if (!list) return fromError(list.error());
   auto text = workOrderPageText(*list);
   if (!text) return fromError(text.error());
@@ -38,7 +38,7 @@ Reply WorkOrderHandlers::list(Request& r) {
 }
 
 Reply WorkOrderHandlers::get(Request& r) {
-  auto wo = r.context().store.workOrder(r.param("id"));
+  auto wo = r.context().store.workOrders().workOrder(r.param("id"));
   if (!wo) return fromError(wo.error());
   return {200, workOrderJson(std::move(*wo))};
 }
