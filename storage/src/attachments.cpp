@@ -22,28 +22,20 @@ using detail::makeHeader;
 using detail::parseHeader;
 using detail::quotaMessage;
 
-std::string_view toString(AttachmentState state) {
-  switch (state) {
-    case AttachmentState::stored:
-      return "stored";
-    case AttachmentState::uploading:
-      return "uploading";
-    case AttachmentState::uploaded:
-      return "uploaded";
-    case AttachmentState::confirmed:
-      return "confirmed";
-    case AttachmentState::failed:
-      return "failed";
-  }
-  return "unknown";
-}
+namespace {
+
+constexpr detail::EnumName<AttachmentState> kStateNames[] = {{AttachmentState::stored, "stored"},
+                                                             {AttachmentState::uploading, "uploading"},
+                                                             {AttachmentState::uploaded, "uploaded"},
+                                                             {AttachmentState::confirmed, "confirmed"},
+                                                             {AttachmentState::failed, "failed"}};
+
+}  // namespace
+
+std::string_view toString(AttachmentState state) { return detail::nameOf(state, kStateNames); }
 
 std::optional<AttachmentState> parseAttachmentState(std::string_view text) {
-  for (AttachmentState s : {AttachmentState::stored, AttachmentState::uploading, AttachmentState::uploaded,
-                            AttachmentState::confirmed, AttachmentState::failed}) {
-    if (toString(s) == text) return s;
-  }
-  return std::nullopt;
+  return detail::valueNamed(text, kStateNames);
 }
 
 // ---- metadata --------------------------------------------------------------------------------
@@ -107,12 +99,12 @@ Result<AttachmentRecord> readAttachment(Statement& row, const std::string& dataK
 }
 
 Result<AttachmentRecord> loadAttachment(Database& db, const std::string& id, const std::string& dataKey) {
-  auto stmt = db.prepare(std::string("SELECT ") + kAttachmentColumns + " FROM attachments WHERE id = ?1");
+  auto stmt = db.query(std::string("SELECT ") + kAttachmentColumns + " FROM attachments WHERE id = ?1", id);
   if (!stmt) return stmt.error();
-  auto row = stmt->bind(1, id).step();
-  if (!row) return row.error();
-  if (!*row) return makeError("not_found", "attachment " + id + " does not exist");
-  return readAttachment(*stmt, dataKey);
+  auto found = stmt->firstRow([&](Statement& row) { return readAttachment(row, dataKey); });
+  if (!found) return found.error();
+  if (!*found) return makeError("not_found", "attachment " + id + " does not exist");
+  return std::move(**found);
 }
 
 }  // namespace
@@ -153,20 +145,11 @@ Result<AttachmentRecord> Attachments::attachment(const std::string& id) {
 
 Result<std::vector<AttachmentRecord>> Attachments::listAttachments(const std::string& workOrderId) {
   auto lock = core_.db().lock();
-  auto stmt = core_.db().prepare(std::string("SELECT ") + kAttachmentColumns +
-                           " FROM attachments WHERE work_order_id = ?1 ORDER BY created_at, id");
+  auto stmt = core_.db().query(std::string("SELECT ") + kAttachmentColumns +
+                                   " FROM attachments WHERE work_order_id = ?1 ORDER BY created_at, id",
+                               workOrderId);
   if (!stmt) return stmt.error();
-  stmt->bind(1, workOrderId);
-  std::vector<AttachmentRecord> out;
-  while (true) {
-    auto more = stmt->step();
-    if (!more) return more.error();
-    if (!*more) break;
-    auto a = readAttachment(*stmt, core_.dataKey);
-    if (!a) return a.error();
-    out.push_back(std::move(a).value());
-  }
-  return out;
+  return stmt->rows([&](Statement& row) { return readAttachment(row, core_.dataKey); });
 }
 
 Result<AttachmentReader> Attachments::openAttachment(const std::string& id) {
@@ -209,43 +192,36 @@ Result<AttachmentReader> Attachments::openAttachment(const std::string& id) {
 }
 
 Result<void> Attachments::updateAttachmentUpload(const std::string& id, const AttachmentUploadUpdate& update) {
-  auto lock = core_.db().lock();
-  auto txn = Transaction::begin(core_.db());
-  if (!txn) return txn.error();
-  auto current = loadAttachment(core_.db(), id, core_.dataKey);
-  if (!current) return current.error();
-  AttachmentRecord a = std::move(current).value();
-  if (update.state) a.state = *update.state;
-  if (update.uploadOffset) a.uploadOffset = *update.uploadOffset;
-  if (update.uploadToken) a.uploadToken = *update.uploadToken;
-  if (update.upstreamId) a.upstreamId = *update.upstreamId;
-  if (update.uploadUrl) a.uploadUrl = *update.uploadUrl;
-  if (update.uploadUrlExpiresAt) a.uploadUrlExpiresAt = update.uploadUrlExpiresAt;
-  if (update.lastError) a.lastError = *update.lastError;
-  if (a.uploadOffset > a.sizeBytes) {
-    return makeError("invalid", "upload offset " + std::to_string(a.uploadOffset) + " is past the end of attachment " +
-                                    id + " (" + std::to_string(a.sizeBytes) + " bytes)");
-  }
-  if (a.state == AttachmentState::confirmed && !a.confirmedAt) a.confirmedAt = core_.clock.now();
-  // Once upstream confirmed the upload, its URL is of no further use.
-  if (a.state == AttachmentState::confirmed) a.uploadUrl.clear();
-  auto sealedUrl = sealUrl(core_.dataKey, core_.entropy, id, a.uploadUrl);
-  if (!sealedUrl) return sealedUrl.error();
-  auto stmt = core_.db().prepare(
-      "UPDATE attachments SET state = ?2, upload_offset = ?3, upload_token = ?4, upstream_id = ?5, upload_url = ?6, "
-      "upload_url_expires_at = ?7, last_error = ?8, confirmed_at = ?9 WHERE id = ?1");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, id)
-      .bind(2, toString(a.state))
-      .bind(3, static_cast<std::int64_t>(a.uploadOffset))
-      .bind(4, a.uploadToken)
-      .bind(5, a.upstreamId)
-      .bind(6, *sealedUrl)
-      .bind(7, a.uploadUrlExpiresAt ? std::optional<std::int64_t>(toMillis(*a.uploadUrlExpiresAt)) : std::nullopt)
-      .bind(8, a.lastError)
-      .bind(9, a.confirmedAt ? std::optional<std::int64_t>(toMillis(*a.confirmedAt)) : std::nullopt);
-  if (auto r = stmt->run(); !r) return r;
-  return txn->commit();
+  return core_.transact([&](Database& db, std::int64_t) -> Result<void> {
+    auto current = loadAttachment(db, id, core_.dataKey);
+    if (!current) return current.error();
+    AttachmentRecord a = std::move(current).value();
+    if (update.state) a.state = *update.state;
+    if (update.uploadOffset) a.uploadOffset = *update.uploadOffset;
+    if (update.uploadToken) a.uploadToken = *update.uploadToken;
+    if (update.upstreamId) a.upstreamId = *update.upstreamId;
+    if (update.uploadUrl) a.uploadUrl = *update.uploadUrl;
+    if (update.uploadUrlExpiresAt) a.uploadUrlExpiresAt = update.uploadUrlExpiresAt;
+    if (update.lastError) a.lastError = *update.lastError;
+    if (a.uploadOffset > a.sizeBytes) {
+      return makeError("invalid", "upload offset " + std::to_string(a.uploadOffset) +
+                                      " is past the end of attachment " + id + " (" + std::to_string(a.sizeBytes) +
+                                      " bytes)");
+    }
+    if (a.state == AttachmentState::confirmed && !a.confirmedAt) a.confirmedAt = core_.clock.now();
+    // Once upstream confirmed the upload, its URL is of no further use.
+    if (a.state == AttachmentState::confirmed) a.uploadUrl.clear();
+    auto sealedUrl = sealUrl(core_.dataKey, core_.entropy, id, a.uploadUrl);
+    if (!sealedUrl) return sealedUrl.error();
+    const auto millis = [](const std::optional<WallTime>& t) {
+      return t ? std::optional<std::int64_t>(toMillis(*t)) : std::nullopt;
+    };
+    return db.run(
+        "UPDATE attachments SET state = ?2, upload_offset = ?3, upload_token = ?4, upstream_id = ?5, upload_url = ?6, "
+        "upload_url_expires_at = ?7, last_error = ?8, confirmed_at = ?9 WHERE id = ?1",
+        id, toString(a.state), static_cast<std::int64_t>(a.uploadOffset), a.uploadToken, a.upstreamId, *sealedUrl,
+        millis(a.uploadUrlExpiresAt), a.lastError, millis(a.confirmedAt));
+  });
 }
 
 Result<void> Attachments::purgeAttachmentBytes(const std::string& id) {
@@ -261,9 +237,7 @@ Result<void> Attachments::purgeAttachmentBytes(const std::string& id) {
                                             "; its bytes stay until upstream confirms them");
     }
     if (!a->bytesOnDevice) return {};
-    auto stmt = core_.db().prepare("UPDATE attachments SET on_device = 0 WHERE id = ?1");
-    if (!stmt) return stmt.error();
-    if (auto r = stmt->bind(1, id).run(); !r) return r;
+    if (auto r = core_.db().run("UPDATE attachments SET on_device = 0 WHERE id = ?1", id); !r) return r;
     if (auto r = txn->commit(); !r) return r;
     size = a->sizeBytes;
   }

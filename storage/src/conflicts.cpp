@@ -42,73 +42,60 @@ Result<ConflictRecord> readConflict(Statement& row) {
 
 Result<std::vector<ConflictRecord>> Conflicts::listConflicts(bool openOnly) {
   auto lock = core_.db().lock();
-  auto stmt = core_.db().prepare(std::string("SELECT ") + kConflictColumns +
-                           " FROM conflicts WHERE (?1 = 0 OR state = 'open') ORDER BY id");
+  auto stmt = core_.db().query(
+      std::string("SELECT ") + kConflictColumns + " FROM conflicts WHERE (?1 = 0 OR state = 'open') ORDER BY id",
+      openOnly ? 1 : 0);
   if (!stmt) return stmt.error();
-  stmt->bind(1, openOnly ? 1 : 0);
-  std::vector<ConflictRecord> out;
-  while (true) {
-    auto more = stmt->step();
-    if (!more) return more.error();
-    if (!*more) break;
-    auto c = readConflict(*stmt);
-    if (!c) return c.error();
-    out.push_back(std::move(c).value());
-  }
-  return out;
+  return stmt->rows(readConflict);
 }
 
 Result<ConflictRecord> Conflicts::conflict(std::int64_t id) {
   auto lock = core_.db().lock();
-  auto stmt = core_.db().prepare(std::string("SELECT ") + kConflictColumns + " FROM conflicts WHERE id = ?1");
+  auto stmt = core_.db().query(std::string("SELECT ") + kConflictColumns + " FROM conflicts WHERE id = ?1", id);
   if (!stmt) return stmt.error();
-  auto row = stmt->bind(1, id).step();
-  if (!row) return row.error();
-  if (!*row) return makeError("not_found", "conflict " + std::to_string(id) + " does not exist");
-  return readConflict(*stmt);
+  auto found = stmt->firstRow(readConflict);
+  if (!found) return found.error();
+  if (!*found) return makeError("not_found", "conflict " + std::to_string(id) + " does not exist");
+  return std::move(**found);
 }
 
 Result<void> Conflicts::resolveConflict(std::int64_t id, const ConflictResolution& resolution) {
-  auto lock = core_.db().lock();
-  Database& db = core_.db();
-  auto txn = Transaction::begin(db);
-  if (!txn) return txn.error();
-  std::int64_t opId = 0;
-  {
-    auto stmt = db.prepare("SELECT operation_id, state FROM conflicts WHERE id = ?1");
+  return core_.transact([&](Database& db, std::int64_t now) -> Result<void> {
+    auto stmt = db.query("SELECT operation_id, state FROM conflicts WHERE id = ?1", id);
     if (!stmt) return stmt.error();
-    auto row = stmt->bind(1, id).step();
-    if (!row) return row.error();
-    if (!*row) return makeError("not_found", "conflict " + std::to_string(id) + " does not exist");
-    if (stmt->text(1) != "open") return makeError("wrong_state", "conflict " + std::to_string(id) + " is resolved");
-    opId = stmt->integer(0);
-  }
-  const std::int64_t now = toMillis(core_.clock.now());
-  std::string name;
-  const std::optional<std::string> newBase =
-      resolution.newBaseVersion.empty() ? std::nullopt : std::optional<std::string>(resolution.newBaseVersion);
-  switch (resolution.choice) {
-    case ConflictChoice::keepMine:
-      name = "keep_mine";
-      if (auto r = detail::requeueParked(db, core_.entropy, opId, now, newBase, std::nullopt); !r) return r;
-      break;
-    case ConflictChoice::takeTheirs:
-      name = "take_theirs";
-      if (auto r = detail::archiveOp(db, opId, now); !r) return r;
-      break;
-    case ConflictChoice::edit:
-      name = "edit";
-      if (!resolution.newPayload) return makeError("invalid", "resolving by edit needs the edited payload");
-      if (auto r = detail::requeueParked(db, core_.entropy, opId, now, newBase, resolution.newPayload); !r) {
-        return r;
-      }
-      break;
-  }
-  auto close = db.prepare(
-      "UPDATE conflicts SET state = 'resolved', resolution = ?2, resolution_note = ?3, resolved_at = ?4 WHERE id = ?1");
-  if (!close) return close.error();
-  if (auto r = close->bind(1, id).bind(2, name).bind(3, resolution.note).bind(4, now).run(); !r) return r;
-  return txn->commit();
+    auto found = stmt->firstRow([](Statement& row) { return std::pair{row.integer(0), row.text(1)}; });
+    if (!found) return found.error();
+    if (!*found) return makeError("not_found", "conflict " + std::to_string(id) + " does not exist");
+    if ((*found)->second != "open") return makeError("wrong_state", "conflict " + std::to_string(id) + " is resolved");
+    const std::int64_t opId = (*found)->first;
+    std::string name;
+    const std::optional<std::string> newBase =
+        resolution.newBaseVersion.empty() ? std::nullopt : std::optional<std::string>(resolution.newBaseVersion);
+    switch (resolution.choice) {
+      case ConflictChoice::keepMine:
+        name = "keep_mine";
+        if (auto r = detail::moveOp(db, opId, detail::requeueMove(core_.entropy, newBase, std::nullopt), now); !r) {
+          return r;
+        }
+        break;
+      case ConflictChoice::takeTheirs:
+        name = "take_theirs";
+        if (auto r = detail::archiveOp(db, opId, now, std::nullopt); !r) return r;
+        break;
+      case ConflictChoice::edit:
+        name = "edit";
+        if (!resolution.newPayload) return makeError("invalid", "resolving by edit needs the edited payload");
+        if (auto r = detail::moveOp(db, opId, detail::requeueMove(core_.entropy, newBase, resolution.newPayload), now);
+            !r) {
+          return r;
+        }
+        break;
+    }
+    return db.run(
+        "UPDATE conflicts SET state = 'resolved', resolution = ?2, resolution_note = ?3, resolved_at = ?4 "
+        "WHERE id = ?1",
+        id, name, resolution.note, now);
+  });
 }
 
 }  // namespace fieldagent::storage

@@ -1,9 +1,9 @@
-// The Outbox part: state moves of operations, the ready queue, and the records a
-// person decides on.
+// The Outbox part: the ready queue, listings and counts, and the state moves of operations, all
+// through one move (moveOp) that checks the state it starts from and does the bookkeeping.
 #include <string>
 #include <utility>
 
-#include "fieldagent/storage/store.hpp"
+#include "fieldagent/storage/outbox.hpp"
 #include "store_internal.hpp"
 
 namespace fieldagent::storage {
@@ -12,6 +12,10 @@ using detail::fromMillis;
 using detail::toMillis;
 
 namespace {
+
+constexpr detail::EnumName<OpState> kStateNames[] = {{OpState::pending, "pending"},   {OpState::in_flight, "in_flight"},
+                                                     {OpState::done, "done"},         {OpState::conflict, "conflict"},
+                                                     {OpState::rejected, "rejected"}, {OpState::archived, "archived"}};
 
 constexpr const char* kOpColumns =
     "id, write_id, kind, work_order_id, payload, idempotency_key, base_version, state, held, attempts, "
@@ -42,60 +46,29 @@ Result<OutboxOp> readOp(Database& db, Statement& row) {
   }
   op.createdAt = fromMillis(row.integer(13));
   op.updatedAt = fromMillis(row.integer(14));
-  auto deps = db.prepare("SELECT depends_on FROM outbox_deps WHERE op_id = ?1 ORDER BY depends_on");
+  auto deps = db.query("SELECT depends_on FROM outbox_deps WHERE op_id = ?1 ORDER BY depends_on", op.id);
   if (!deps) return deps.error();
-  deps->bind(1, op.id);
-  while (true) {
-    auto more = deps->step();
-    if (!more) return more.error();
-    if (!*more) break;
-    op.dependsOn.push_back(deps->integer(0));
-  }
+  auto dependsOn = deps->rows(detail::integerColumn);
+  if (!dependsOn) return dependsOn.error();
+  op.dependsOn = std::move(dependsOn).value();
   return op;
 }
 
-Result<OutboxOp> loadOp(Database& db, std::int64_t id) {
-  auto stmt = db.prepare(std::string("SELECT ") + kOpColumns + " FROM outbox WHERE id = ?1");
-  if (!stmt) return stmt.error();
-  auto row = stmt->bind(1, id).step();
-  if (!row) return row.error();
-  if (!*row) return makeError("not_found", "operation " + std::to_string(id) + " is not in the outbox");
-  return readOp(db, *stmt);
-}
-
-Result<std::vector<OutboxOp>> loadOps(Database& db, const std::vector<std::int64_t>& ids) {
+// The operations with the ids a query returns (its first column), in its order.
+Result<std::vector<OutboxOp>> loadOps(Database& db, Result<Statement> idQuery) {
+  if (!idQuery) return idQuery.error();
+  auto ids = idQuery->rows(detail::integerColumn);
+  if (!ids) return ids.error();
   std::vector<OutboxOp> out;
-  for (std::int64_t id : ids) {
-    auto op = loadOp(db, id);
+  for (std::int64_t id : *ids) {
+    auto op = detail::loadOp(db, id);
     if (!op) return op.error();
     out.push_back(std::move(op).value());
   }
   return out;
 }
 
-Result<std::vector<std::int64_t>> collectIds(Statement& stmt) {
-  std::vector<std::int64_t> ids;
-  while (true) {
-    auto more = stmt.step();
-    if (!more) return more.error();
-    if (!*more) break;
-    ids.push_back(stmt.integer(0));
-  }
-  return ids;
-}
-
-// Moves `id` from one of the states in `from` (an SQL list) to `to`; "wrong_state" otherwise.
-Result<void> moveState(Database& db, std::int64_t id, const std::string& from, OpState to, std::int64_t now,
-                       const std::string& verb) {
-  auto stmt = db.prepare("UPDATE outbox SET state = ?2, updated_at = ?3 WHERE id = ?1 AND state IN (" + from + ")");
-  if (!stmt) return stmt.error();
-  if (auto r = stmt->bind(1, id).bind(2, toString(to)).bind(3, now).run(); !r) return r;
-  if (db.changes() == 1) return {};
-  auto op = loadOp(db, id);
-  if (!op) return op.error();
-  return makeError("wrong_state", "cannot " + verb + " operation " + std::to_string(id) + ": it is " +
-                                      std::string(toString(op->state)));
-}
+bool parksOrArchives(OpState s) { return s == OpState::rejected || s == OpState::conflict || s == OpState::archived; }
 
 constexpr const char* kReadySql =
     "SELECT o.id FROM outbox o INDEXED BY outbox_queue "
@@ -107,100 +80,114 @@ constexpr const char* kReadySql =
     "                WHERE d.op_id = o.id AND t.state <> 'done') "
     "ORDER BY o.id LIMIT ?2";
 
+// A fresh idempotency key. Made inside the transaction that records (or re-sends) the operation,
+// before any byte of it can be sent: every attempt of it carries this key.
+std::string newIdempotencyKey(platform::Entropy& entropy) { return "fa_" + detail::randomHex(entropy, 16); }
+
 }  // namespace
 
-std::string_view toString(OpState state) {
-  switch (state) {
-    case OpState::pending:
-      return "pending";
-    case OpState::in_flight:
-      return "in_flight";
-    case OpState::done:
-      return "done";
-    case OpState::conflict:
-      return "conflict";
-    case OpState::rejected:
-      return "rejected";
-    case OpState::archived:
-      return "archived";
-  }
-  return "unknown";
-}
+std::string_view toString(OpState state) { return detail::nameOf(state, kStateNames); }
 
-std::optional<OpState> parseOpState(std::string_view text) {
-  for (OpState s :
-       {OpState::pending, OpState::in_flight, OpState::done, OpState::conflict, OpState::rejected, OpState::archived}) {
-    if (toString(s) == text) return s;
-  }
-  return std::nullopt;
-}
+std::optional<OpState> parseOpState(std::string_view text) { return detail::valueNamed(text, kStateNames); }
 
 namespace detail {
 
+std::string makeIdempotencyKey(platform::Entropy& entropy) { return newIdempotencyKey(entropy); }
+
+Result<OutboxOp> loadOp(Database& db, std::int64_t id) {
+  auto stmt = db.query(std::string("SELECT ") + kOpColumns + " FROM outbox WHERE id = ?1", id);
+  if (!stmt) return stmt.error();
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return makeError("not_found", "operation " + std::to_string(id) + " is not in the outbox");
+  return readOp(db, *stmt);
+}
+
 Result<void> refreshHolds(Database& db, std::int64_t opId) {
-  auto stmt = db.prepare(
+  auto below = db.query(
       "WITH RECURSIVE below(id) AS (SELECT op_id FROM outbox_deps WHERE depends_on = ?1 "
       "UNION SELECT d.op_id FROM outbox_deps d JOIN below b ON d.depends_on = b.id) "
-      "SELECT id FROM below ORDER BY id");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, opId);
-  auto ids = collectIds(*stmt);
+      "SELECT id FROM below ORDER BY id",
+      opId);
+  if (!below) return below.error();
+  auto ids = below->rows(integerColumn);
   if (!ids) return ids.error();
   // A dependency always has a smaller id than its dependent (the schema checks it), so in id
   // order every dependency is settled before the operations that wait on it.
   for (std::int64_t id : *ids) {
-    auto update = db.prepare(
-        "UPDATE outbox SET held = EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox t ON t.id = d.depends_on "
-        "WHERE d.op_id = ?1 AND (t.state IN ('rejected', 'conflict', 'archived') OR t.held = 1)) WHERE id = ?1");
-    if (!update) return update.error();
-    if (auto r = update->bind(1, id).run(); !r) return r;
+    if (auto r = db.run("UPDATE outbox SET held = EXISTS (SELECT 1 FROM outbox_deps d JOIN outbox t ON t.id = "
+                        "d.depends_on WHERE d.op_id = ?1 AND (t.state IN ('rejected', 'conflict', 'archived') OR "
+                        "t.held = 1)) WHERE id = ?1",
+                        id);
+        !r) {
+      return r;
+    }
   }
   return {};
 }
 
+Result<void> moveOp(Database& db, std::int64_t id, const OpMove& move, std::int64_t now) {
+  std::string from;
+  for (OpState s : move.from) from += std::string(from.empty() ? "'" : ", '") + std::string(toString(s)) + "'";
+  auto stmt = db.query(
+      "UPDATE outbox SET state = ?2, updated_at = ?3, attempts = attempts + ?4, "
+      "next_attempt_at = COALESCE(?5, next_attempt_at), last_error = CASE WHEN ?6 THEN ?7 ELSE last_error END, "
+      "result = COALESCE(?8, result), idempotency_key = COALESCE(?9, idempotency_key), "
+      "base_version = COALESCE(?10, base_version), payload = COALESCE(?11, payload) "
+      "WHERE id = ?1 AND state IN (" +
+          from + ")",
+      id, toString(move.to), now, move.countAttempt ? 1 : 0, move.nextAttemptAt,
+      move.lastError.has_value() || move.clearLastError ? 1 : 0, move.lastError, move.result, move.idempotencyKey,
+      move.baseVersion, move.payload);
+  if (!stmt) return stmt.error();
+  if (auto r = stmt->run(); !r) return r;
+  if (db.changes() != 1) {
+    auto op = loadOp(db, id);
+    if (!op) return op.error();
+    return makeError("wrong_state", "cannot " + std::string(move.verb) + " operation " + std::to_string(id) +
+                                        ": it is " + std::string(toString(op->state)));
+  }
+  // Operations waiting on this one are held while it is parked or archived, and free again
+  // when it leaves those states.
+  bool holdsChange = parksOrArchives(move.to);
+  for (OpState s : move.from) holdsChange = holdsChange || parksOrArchives(s);
+  if (holdsChange) {
+    if (auto r = refreshHolds(db, id); !r) return r;
+  }
+  if (move.closeConflicts) {
+    return db.run(
+        "UPDATE conflicts SET state = 'resolved', resolution = ?2, resolution_note = ?3, resolved_at = ?4 "
+        "WHERE operation_id = ?1 AND state = 'open'",
+        id, move.closeConflicts->resolution, move.closeConflicts->note, now);
+  }
+  return {};
+}
 
 // Sends a parked operation again: pending, due now, with a fresh idempotency key. Upstream
 // recorded no effect for a rejected or conflicting request, so a new key cannot duplicate one;
 // reusing the old key would replay the old refusal, or be refused for a changed body.
-Result<void> requeueParked(Database& db, platform::Entropy& entropy, std::int64_t id, std::int64_t now,
-                           const std::optional<std::string>& baseVersion, const std::optional<Json>& payload) {
-  if (auto r = moveState(db, id, "'rejected', 'conflict'", OpState::pending, now, "retry"); !r) return r;
-  auto stmt = db.prepare(
-      "UPDATE outbox SET idempotency_key = ?2, next_attempt_at = 0, base_version = COALESCE(?3, base_version), "
-      "payload = COALESCE(?4, payload) WHERE id = ?1");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, id).bind(2, "fa_" + detail::randomHex(entropy, 16)).bind(3, baseVersion);
-  if (payload) {
-    stmt->bind(4, payload->dump());
-  } else {
-    stmt->bindNull(4);
-  }
-  if (auto r = stmt->run(); !r) return r;
-  return detail::refreshHolds(db, id);
+OpMove requeueMove(platform::Entropy& entropy, const std::optional<std::string>& baseVersion,
+                   const std::optional<Json>& payload) {
+  OpMove move{{OpState::rejected, OpState::conflict}, OpState::pending, "retry"};
+  move.nextAttemptAt = 0;
+  move.idempotencyKey = newIdempotencyKey(entropy);
+  move.baseVersion = baseVersion;
+  if (payload) move.payload = payload->dump();
+  return move;
 }
 
-Result<void> archiveOp(Database& db, std::int64_t id, std::int64_t now) {
-  if (auto r = moveState(db, id, "'pending', 'rejected', 'conflict'", OpState::archived, now, "discard"); !r) return r;
+Result<void> archiveOp(Database& db, std::int64_t id, std::int64_t now, std::optional<ConflictClose> close) {
+  OpMove move{{OpState::pending, OpState::rejected, OpState::conflict}, OpState::archived, "discard"};
+  move.closeConflicts = std::move(close);
+  if (auto r = moveOp(db, id, move, now); !r) return r;
   auto op = loadOp(db, id);
   if (!op) return op.error();
-  if (auto r = detail::refreshHolds(db, id); !r) return r;
-  return detail::settleArchivedWrite(db, op->writeId);
+  return settleArchivedWrite(db, op->writeId);
 }
 
 }  // namespace detail
 
-namespace {
-
-Result<void> closeConflictsOf(Database& db, std::int64_t opId, const std::string& resolution, const std::string& note,
-                              std::int64_t now) {
-  auto stmt = db.prepare(
-      "UPDATE conflicts SET state = 'resolved', resolution = ?2, resolution_note = ?3, resolved_at = ?4 "
-      "WHERE operation_id = ?1 AND state = 'open'");
-  if (!stmt) return stmt.error();
-  return stmt->bind(1, opId).bind(2, resolution).bind(3, note).bind(4, now).run();
-}
-
-}  // namespace
+using detail::OpMove;
 
 Result<std::vector<OutboxOp>> Outbox::readyOperations(WallTime now, int limit) {
   if (limit < 1) return makeError("invalid", "limit must be 1 or more");
@@ -209,83 +196,54 @@ Result<std::vector<OutboxOp>> Outbox::readyOperations(WallTime now, int limit) {
   // is not held; it is ready when it is pending, due, and all it depends on is done. Both the
   // outer scan and the head lookup use the partial index outbox_queue, which holds live
   // operations only, so the cost follows the queue, not the history.
-  auto stmt = core_.db().prepare(kReadySql);
-  if (!stmt) return stmt.error();
-  stmt->bind(1, toMillis(now)).bind(2, limit);
-  auto ids = collectIds(*stmt);
-  if (!ids) return ids.error();
-  return loadOps(core_.db(), *ids);
+  return loadOps(core_.db(), core_.db().query(kReadySql, toMillis(now), limit));
 }
 
 Result<std::vector<std::string>> Outbox::explainReadyOperations() {
   auto lock = core_.db().lock();
-  auto stmt = core_.db().prepare(std::string("EXPLAIN QUERY PLAN ") + kReadySql);
+  auto stmt = core_.db().query(std::string("EXPLAIN QUERY PLAN ") + kReadySql);
   if (!stmt) return stmt.error();
-  std::vector<std::string> plan;
-  while (true) {
-    auto more = stmt->step();
-    if (!more) return more.error();
-    if (!*more) break;
-    plan.push_back(stmt->text(3));
-  }
-  return plan;
+  return stmt->rows([](Statement& row) { return row.text(3); });
 }
 
 Result<OutboxOp> Outbox::operation(std::int64_t id) {
   auto lock = core_.db().lock();
-  return loadOp(core_.db(), id);
+  return detail::loadOp(core_.db(), id);
 }
 
 Result<std::vector<OutboxOp>> Outbox::listOperations(const OutboxFilter& filter) {
   if (filter.limit < 1) return makeError("invalid", "limit must be 1 or more");
+  const std::optional<std::string> state =
+      filter.state ? std::optional<std::string>(toString(*filter.state)) : std::nullopt;
   auto lock = core_.db().lock();
-  auto stmt = core_.db().prepare(
-      "SELECT id FROM outbox WHERE id > ?1 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR work_order_id = ?3) "
-      "ORDER BY id LIMIT ?4");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, filter.afterId);
-  if (filter.state) {
-    stmt->bind(2, toString(*filter.state));
-  } else {
-    stmt->bindNull(2);
-  }
-  stmt->bind(3, filter.workOrderId).bind(4, filter.limit);
-  auto ids = collectIds(*stmt);
-  if (!ids) return ids.error();
-  return loadOps(core_.db(), *ids);
+  return loadOps(core_.db(),
+                 core_.db().query("SELECT id FROM outbox WHERE id > ?1 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL "
+                                  "OR work_order_id = ?3) ORDER BY id LIMIT ?4",
+                                  filter.afterId, state, filter.workOrderId, filter.limit));
 }
 
 Result<OutboxCounts> Outbox::outboxCounts() {
   auto lock = core_.db().lock();
+  Database& db = core_.db();
   OutboxCounts counts;
-  for (OpState s :
-       {OpState::pending, OpState::in_flight, OpState::done, OpState::conflict, OpState::rejected, OpState::archived}) {
-    counts.byState[s] = 0;
+  for (const auto& state : kStateNames) counts.byState[state.value] = 0;
+  auto byState = db.query("SELECT state, COUNT(*) FROM outbox GROUP BY state");
+  if (!byState) return byState.error();
+  auto stateCounts = byState->rows([](Statement& row) { return std::pair{row.text(0), row.integer(1)}; });
+  if (!stateCounts) return stateCounts.error();
+  for (const auto& [name, count] : *stateCounts) {
+    if (auto s = parseOpState(name)) counts.byState[*s] = count;
   }
-  {
-    auto stmt = core_.db().prepare("SELECT state, COUNT(*) FROM outbox GROUP BY state");
-    if (!stmt) return stmt.error();
-    while (true) {
-      auto more = stmt->step();
-      if (!more) return more.error();
-      if (!*more) break;
-      if (auto s = parseOpState(stmt->text(0))) counts.byState[*s] = stmt->integer(1);
-    }
-  }
-  {
-    auto stmt = core_.db().prepare("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight') AND held = 1");
-    if (!stmt) return stmt.error();
-    auto row = stmt->step();
-    if (!row) return row.error();
-    counts.held = stmt->integer(0);
-  }
-  {
-    auto stmt = core_.db().prepare("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'");
-    if (!stmt) return stmt.error();
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!stmt->isNull(0)) counts.oldestPendingCreatedAt = fromMillis(stmt->integer(0));
-  }
+  auto held = db.query("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight') AND held = 1");
+  if (!held) return held.error();
+  auto heldCount = held->firstRow(detail::integerColumn);
+  if (!heldCount) return heldCount.error();
+  counts.held = heldCount->value_or(0);
+  auto oldest = db.query("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'");
+  if (!oldest) return oldest.error();
+  auto oldestAt = oldest->firstRow([](Statement& row) { return row.optionalInteger(0); });
+  if (!oldestAt) return oldestAt.error();
+  if (auto ms = oldestAt->value_or(std::nullopt)) counts.oldestPendingCreatedAt = fromMillis(*ms);
   return counts;
 }
 
@@ -299,135 +257,97 @@ Result<void> Outbox::markInFlight(std::int64_t id) {
   struct RelaxedCommit {
     Database& db;
     bool active;
-    RelaxedCommit(Database& d, bool full) : db(d), active(full && static_cast<bool>(d.exec("PRAGMA synchronous = NORMAL"))) {}
+    RelaxedCommit(Database& d, bool full)
+        : db(d), active(full && static_cast<bool>(d.exec("PRAGMA synchronous = NORMAL"))) {}
     ~RelaxedCommit() {
       if (active) (void)db.exec("PRAGMA synchronous = FULL");
     }
   } relaxed(core_.db(), core_.options.durability == Durability::full);
   auto txn = Transaction::begin(core_.db());
   if (!txn) return txn.error();
-  const std::int64_t now = toMillis(core_.clock.now());
-  if (auto r = moveState(core_.db(), id, "'pending'", OpState::in_flight, now, "send"); !r) return r;
-  auto count = core_.db().prepare("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1");
-  if (!count) return count.error();
-  if (auto r = count->bind(1, id).run(); !r) return r;
+  OpMove move{{OpState::pending}, OpState::in_flight, "send"};
+  move.countAttempt = true;
+  if (auto r = detail::moveOp(core_.db(), id, move, core_.nowMillis()); !r) return r;
   return txn->commit();
 }
 
 Result<void> Outbox::markDone(std::int64_t id, const Json& upstreamAnswer,
-                             const std::optional<ServerWorkOrder>& freshCopy,
-                             const std::optional<std::string>& rebaseFromVersion) {
-  auto lock = core_.db().lock();
-  auto txn = Transaction::begin(core_.db());
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(core_.clock.now());
-  if (auto r = moveState(core_.db(), id, "'in_flight'", OpState::done, now, "complete"); !r) return r;
-  auto stmt = core_.db().prepare("UPDATE outbox SET result = ?2, last_error = NULL WHERE id = ?1");
-  if (!stmt) return stmt.error();
-  if (auto r = stmt->bind(1, id).bind(2, upstreamAnswer.dump()).run(); !r) return r;
-  // After the move to done, so the fold of confirmed local changes counts this operation.
-  if (freshCopy && freshCopy->doc.is_object() && !detail::stringField(freshCopy->doc, "workOrderId").empty()) {
-    if (auto r = detail::storeServerCopies(core_.db(), {*freshCopy}, now); !r) return r;
-    if (rebaseFromVersion && !rebaseFromVersion->empty() && !freshCopy->etag.empty()) {
-      auto rebase = core_.db().prepare(
-          "UPDATE outbox SET base_version = ?3 WHERE work_order_id = ?1 AND state = 'pending' AND base_version = ?2 "
-          "AND id > ?4");
-      if (!rebase) return rebase.error();
-      rebase->bind(1, detail::stringField(freshCopy->doc, "workOrderId"))
-          .bind(2, *rebaseFromVersion)
-          .bind(3, freshCopy->etag)
-          .bind(4, id);
-      if (auto r = rebase->run(); !r) return r;
+                              const std::optional<ServerWorkOrder>& freshCopy,
+                              const std::optional<std::string>& rebaseFromVersion) {
+  return core_.transact([&](Database& db, std::int64_t now) -> Result<void> {
+    OpMove move{{OpState::in_flight}, OpState::done, "complete"};
+    move.clearLastError = true;
+    move.result = upstreamAnswer.dump();
+    if (auto r = detail::moveOp(db, id, move, now); !r) return r;
+    // After the move to done, so the fold of confirmed local changes counts this operation.
+    if (!freshCopy || !freshCopy->doc.is_object() || detail::stringField(freshCopy->doc, "workOrderId").empty()) {
+      return {};
     }
-  }
-  return txn->commit();
+    if (auto r = detail::storeServerCopies(db, {*freshCopy}, now); !r) return r;
+    if (!rebaseFromVersion || rebaseFromVersion->empty() || freshCopy->etag.empty()) return {};
+    return db.run(
+        "UPDATE outbox SET base_version = ?3 WHERE work_order_id = ?1 AND state = 'pending' AND base_version = ?2 "
+        "AND id > ?4",
+        detail::stringField(freshCopy->doc, "workOrderId"), *rebaseFromVersion, freshCopy->etag, id);
+  });
 }
 
 Result<void> Outbox::markRetryLater(std::int64_t id, WallTime nextAttemptAt, const std::string& error) {
-  auto lock = core_.db().lock();
-  auto txn = Transaction::begin(core_.db());
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(core_.clock.now());
-  if (auto r = moveState(core_.db(), id, "'in_flight', 'pending'", OpState::pending, now, "reschedule"); !r) return r;
-  auto stmt = core_.db().prepare("UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1");
-  if (!stmt) return stmt.error();
-  if (auto r = stmt->bind(1, id).bind(2, toMillis(nextAttemptAt)).bind(3, error).run(); !r) return r;
-  return txn->commit();
+  return core_.transact([&](Database& db, std::int64_t now) {
+    OpMove move{{OpState::in_flight, OpState::pending}, OpState::pending, "reschedule"};
+    move.nextAttemptAt = toMillis(nextAttemptAt);
+    move.lastError = error;
+    return detail::moveOp(db, id, move, now);
+  });
 }
 
 Result<void> Outbox::markRejected(std::int64_t id, const std::string& upstreamMessage) {
-  auto lock = core_.db().lock();
-  auto txn = Transaction::begin(core_.db());
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(core_.clock.now());
-  if (auto r = moveState(core_.db(), id, "'in_flight'", OpState::rejected, now, "reject"); !r) return r;
-  auto stmt = core_.db().prepare("UPDATE outbox SET last_error = ?2 WHERE id = ?1");
-  if (!stmt) return stmt.error();
-  if (auto r = stmt->bind(1, id).bind(2, upstreamMessage).run(); !r) return r;
-  if (auto r = detail::refreshHolds(core_.db(), id); !r) return r;
-  return txn->commit();
+  return core_.transact([&](Database& db, std::int64_t now) {
+    OpMove move{{OpState::in_flight}, OpState::rejected, "reject"};
+    move.lastError = upstreamMessage;
+    return detail::moveOp(db, id, move, now);
+  });
 }
 
 Result<std::int64_t> Outbox::markConflict(std::int64_t id, const NewConflict& conflict) {
-  auto lock = core_.db().lock();
-  auto txn = Transaction::begin(core_.db());
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(core_.clock.now());
-  if (auto r = moveState(core_.db(), id, "'in_flight'", OpState::conflict, now, "mark in conflict"); !r) return r.error();
-  auto op = loadOp(core_.db(), id);
-  if (!op) return op.error();
-  {
-    auto stmt = core_.db().prepare("UPDATE outbox SET last_error = ?2 WHERE id = ?1");
-    if (!stmt) return stmt.error();
-    if (auto r = stmt->bind(1, id).bind(2, conflict.message).run(); !r) return r.error();
-  }
-  auto insert = core_.db().prepare(
-      "INSERT INTO conflicts (operation_id, work_order_id, field, base, theirs, yours, message, state, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)");
-  if (!insert) return insert.error();
-  insert->bind(1, id)
-      .bind(2, op->workOrderId)
-      .bind(3, conflict.field.empty() ? op->kind : conflict.field)
-      .bind(4, conflict.base.dump())
-      .bind(5, conflict.theirs.dump())
-      .bind(6, (conflict.yours.is_null() ? op->payload : conflict.yours).dump())
-      .bind(7, conflict.message)
-      .bind(8, now);
-  if (auto r = insert->run(); !r) return r.error();
-  const std::int64_t conflictId = core_.db().lastInsertId();
-  if (auto r = detail::refreshHolds(core_.db(), id); !r) return r.error();
-  if (auto r = txn->commit(); !r) return r.error();
-  return conflictId;
+  return core_.transact([&](Database& db, std::int64_t now) -> Result<std::int64_t> {
+    OpMove move{{OpState::in_flight}, OpState::conflict, "mark in conflict"};
+    move.lastError = conflict.message;
+    if (auto r = detail::moveOp(db, id, move, now); !r) return r.error();
+    auto op = detail::loadOp(db, id);
+    if (!op) return op.error();
+    if (auto r = db.run("INSERT INTO conflicts (operation_id, work_order_id, field, base, theirs, yours, message, "
+                        "state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)",
+                        id, op->workOrderId, conflict.field.empty() ? op->kind : conflict.field, conflict.base.dump(),
+                        conflict.theirs.dump(), (conflict.yours.is_null() ? op->payload : conflict.yours).dump(),
+                        conflict.message, now);
+        !r) {
+      return r.error();
+    }
+    return db.lastInsertId();
+  });
 }
 
 Result<void> Outbox::retryParked(std::int64_t id, const std::optional<std::string>& newBaseVersion) {
-  auto lock = core_.db().lock();
-  auto txn = Transaction::begin(core_.db());
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(core_.clock.now());
-  if (auto r = detail::requeueParked(core_.db(), core_.entropy, id, now, newBaseVersion, std::nullopt); !r) return r;
-  if (auto r = closeConflictsOf(core_.db(), id, "keep_mine", "retried", now); !r) return r;
-  return txn->commit();
+  return core_.transact([&](Database& db, std::int64_t now) {
+    OpMove move = detail::requeueMove(core_.entropy, newBaseVersion, std::nullopt);
+    move.closeConflicts = detail::ConflictClose{"keep_mine", "retried"};
+    return detail::moveOp(db, id, move, now);
+  });
 }
 
 Result<void> Outbox::editParked(std::int64_t id, const Json& payload) {
-  auto lock = core_.db().lock();
-  auto txn = Transaction::begin(core_.db());
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(core_.clock.now());
-  if (auto r = detail::requeueParked(core_.db(), core_.entropy, id, now, std::nullopt, payload); !r) return r;
-  if (auto r = closeConflictsOf(core_.db(), id, "edit", "edited", now); !r) return r;
-  return txn->commit();
+  return core_.transact([&](Database& db, std::int64_t now) {
+    OpMove move = detail::requeueMove(core_.entropy, std::nullopt, payload);
+    move.closeConflicts = detail::ConflictClose{"edit", "edited"};
+    return detail::moveOp(db, id, move, now);
+  });
 }
 
 Result<void> Outbox::discard(std::int64_t id) {
-  auto lock = core_.db().lock();
-  auto txn = Transaction::begin(core_.db());
-  if (!txn) return txn.error();
-  const std::int64_t now = toMillis(core_.clock.now());
-  if (auto r = detail::archiveOp(core_.db(), id, now); !r) return r;
-  if (auto r = closeConflictsOf(core_.db(), id, "take_theirs", "discarded", now); !r) return r;
-  return txn->commit();
+  return core_.transact([&](Database& db, std::int64_t now) {
+    return detail::archiveOp(db, id, now, detail::ConflictClose{"take_theirs", "discarded"});
+  });
 }
 
 }  // namespace fieldagent::storage

@@ -12,8 +12,6 @@
 
 namespace fieldagent::storage {
 
-using detail::toMillis;
-
 // ---- opening ---------------------------------------------------------------------------------
 
 Store::Store(std::unique_ptr<detail::StoreCore> core)
@@ -62,35 +60,31 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options, platform::Clock
   auto core = std::unique_ptr<detail::StoreCore>(
       new detail::StoreCore{std::move(options), clock, entropy, std::move(key).value(), std::move(*db)});
   std::unique_ptr<Store> store(new Store(std::move(core)));
-  Database& d = store->core_->db();
-  {
-    // An operation in flight when the agent died may or may not have reached upstream; it goes
-    // again with the same idempotency key, so upstream applies it at most once.
-    auto txn = Transaction::begin(d);
-    if (!txn) return txn.error();
-    auto requeue = d.prepare(
-        "UPDATE outbox SET state = 'pending', updated_at = ?1 "
-        "WHERE state IN ('in_flight', 'conflict', 'rejected') AND state = 'in_flight'");  // via outbox_parked
-    if (!requeue) return requeue.error();
-    if (auto r = requeue->bind(1, toMillis(clock.now())).run(); !r) return r.error();
-    if (auto r = txn->commit(); !r) return r.error();
+  detail::StoreCore& shared = *store->core_;
+  // An operation in flight when the agent died may or may not have reached upstream; it goes
+  // again with the same idempotency key, so upstream applies it at most once.
+  if (auto r = shared.transact([](Database& d, std::int64_t now) {
+        return d.run(
+            "UPDATE outbox SET state = 'pending', updated_at = ?1 "
+            "WHERE state IN ('in_flight', 'conflict', 'rejected') AND state = 'in_flight'",  // via outbox_parked
+            now);
+      });
+      !r) {
+    return r.error();
   }
 
   // Attachment files that no committed write recorded (a crash between writing the file and
   // recording it, or a capture abandoned half way) are removed; recorded ones are counted.
+  auto onDevice = shared.db().query("SELECT id, size_bytes FROM attachments WHERE on_device = 1");
+  if (!onDevice) return onDevice.error();
+  auto files = onDevice->rows([](Statement& row) { return std::pair{row.text(0), row.integer(1)}; });
+  if (!files) return files.error();
   std::set<std::string> recorded;
-  {
-    auto rows = d.prepare("SELECT id, size_bytes FROM attachments WHERE on_device = 1");
-    if (!rows) return rows.error();
-    while (true) {
-      auto more = rows->step();
-      if (!more) return more.error();
-      if (!*more) break;
-      recorded.insert(rows->text(0));
-      store->core_->quota->recorded += static_cast<std::uint64_t>(rows->integer(1));
-    }
+  for (const auto& [id, bytes] : *files) {
+    recorded.insert(id);
+    shared.quota->recorded += static_cast<std::uint64_t>(bytes);
   }
-  const auto folder = store->core_->attachmentsDir();
+  const auto folder = shared.attachmentsDir();
   auto names = platform::fs::listFiles(folder);
   if (!names) return names.error();
   for (const auto& name : *names) {

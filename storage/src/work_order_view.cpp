@@ -11,21 +11,23 @@
 namespace fieldagent::storage::detail {
 
 Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId, const ServerCopyInHand* inHand) {
-  bool hasLocal = false;
   std::vector<Json> patches;
+  bool hasLocal = false;
   {
-    auto stmt = db.prepare("SELECT id, patch FROM local_writes WHERE work_order_id = ?1 AND active = 1 ORDER BY id");
+    auto stmt =
+        db.query("SELECT id, patch FROM local_writes WHERE work_order_id = ?1 AND active = 1 ORDER BY id", workOrderId);
     if (!stmt) return stmt.error();
-    stmt->bind(1, workOrderId);
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      hasLocal = true;
-      if (stmt->isNull(1)) continue;
-      auto patch = parseStored(stmt->text(1), "local change " + std::to_string(stmt->integer(0)));
+    // A write without a patch (stock or attachments only) still counts as a local change.
+    auto writes = stmt->rows([](Statement& row) -> Result<std::optional<Json>> {
+      if (row.isNull(1)) return std::optional<Json>{};
+      auto patch = parseStored(row.text(1), "local change " + std::to_string(row.integer(0)));
       if (!patch) return patch.error();
-      patches.push_back(std::move(patch).value());
+      return std::optional<Json>{std::move(patch).value()};
+    });
+    if (!writes) return writes.error();
+    hasLocal = !writes->empty();
+    for (auto& patch : *writes) {
+      if (patch) patches.push_back(std::move(*patch));
     }
   }
   // With the server copy just stored in hand and nothing on top of it, the view is that copy
@@ -40,12 +42,12 @@ Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId, 
     if (inHand != nullptr) {
       built = inHand->doc;
     } else {
-      auto stmt = db.prepare("SELECT server_doc FROM work_orders WHERE work_order_id = ?1");
+      auto stmt = db.query("SELECT server_doc FROM work_orders WHERE work_order_id = ?1", workOrderId);
       if (!stmt) return stmt.error();
-      auto row = stmt->bind(1, workOrderId).step();
-      if (!row) return row.error();
-      if (!*row) return {};  // released; nothing to show
-      auto doc = parseStored(stmt->text(0), "server copy of work order " + workOrderId);
+      auto serverText = stmt->firstRow(textColumn);
+      if (!serverText) return serverText.error();
+      if (!*serverText) return {};  // released; nothing to show
+      auto doc = parseStored(**serverText, "server copy of work order " + workOrderId);
       if (!doc) return doc.error();
       built = std::move(doc).value();
     }
@@ -124,64 +126,57 @@ Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId, 
       if (tech.is_string()) technicians.insert(tech.get<std::string>());
     }
   }
-  std::set<std::string> storedTechnicians;
-  {
-    auto current = db.prepare("SELECT technician_id FROM work_order_technicians WHERE work_order_id = ?1");
-    if (!current) return current.error();
-    current->bind(1, workOrderId);
-    while (true) {
-      auto row = current->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      storedTechnicians.insert(current->text(0));
-    }
-  }
-  if (technicians == storedTechnicians) return {};
-  auto clear = db.prepare("DELETE FROM work_order_technicians WHERE work_order_id = ?1");
-  if (!clear) return clear.error();
-  if (auto r = clear->bind(1, workOrderId).run(); !r) return r;
-  auto insert = db.prepare("INSERT INTO work_order_technicians (technician_id, work_order_id) VALUES (?1, ?2)");
-  if (!insert) return insert.error();
+  auto current = db.query("SELECT technician_id FROM work_order_technicians WHERE work_order_id = ?1", workOrderId);
+  if (!current) return current.error();
+  auto stored = current->rows(textColumn);
+  if (!stored) return stored.error();
+  if (technicians == std::set<std::string>(stored->begin(), stored->end())) return {};
+  if (auto r = db.run("DELETE FROM work_order_technicians WHERE work_order_id = ?1", workOrderId); !r) return r;
   for (const auto& tech : technicians) {
-    if (auto r = insert->bind(1, tech).bind(2, workOrderId).run(); !r) return r;
+    if (auto r = db.run("INSERT INTO work_order_technicians (technician_id, work_order_id) VALUES (?1, ?2)", tech,
+                        workOrderId);
+        !r) {
+      return r;
+    }
   }
   return {};
 }
 
-Result<void> storeServerCopies(Database& db, const std::vector<ServerWorkOrder>& workOrders,
-                                       std::int64_t now) {
+Result<void> storeServerCopies(Database& db, const std::vector<ServerWorkOrder>& workOrders, std::int64_t now) {
   for (const auto& wo : workOrders) {
     const std::string id = stringField(wo.doc, "workOrderId");
     const std::string updatedAt = stringField(wo.doc, "updatedAt");
     {
       // A copy older than the one held (a page read before a newer answer was stored) must not
       // roll the cache back.
-      auto held = db.prepare("SELECT server_updated_at FROM work_orders WHERE work_order_id = ?1");
+      auto held = db.query("SELECT server_updated_at FROM work_orders WHERE work_order_id = ?1", id);
       if (!held) return held.error();
-      auto row = held->bind(1, id).step();
-      if (!row) return row.error();
-      if (*row) {
-        WallTime mine, theirs;
-        if (platform::parseIso8601(held->text(0), mine) && platform::parseIso8601(updatedAt, theirs) && theirs < mine) {
-          continue;
-        }
+      auto heldAt = held->firstRow(textColumn);
+      if (!heldAt) return heldAt.error();
+      WallTime mine, theirs;
+      if (*heldAt && platform::parseIso8601(**heldAt, mine) && platform::parseIso8601(updatedAt, theirs) &&
+          theirs < mine) {
+        continue;
       }
     }
-    auto upsert = db.prepare(
-        "INSERT INTO work_orders (work_order_id, doc, server_doc, etag, server_updated_at, cached_at) "
-        "VALUES (?1, ?2, ?2, ?3, ?4, ?5) "
-        "ON CONFLICT (work_order_id) DO UPDATE SET server_doc = excluded.server_doc, etag = excluded.etag, "
-        "server_updated_at = excluded.server_updated_at, cached_at = excluded.cached_at, detached = 0");
-    if (!upsert) return upsert.error();
     const std::string text = wo.doc.dump();
-    upsert->bind(1, id).bind(2, text).bind(3, wo.etag).bind(4, updatedAt).bind(5, now);
-    if (auto r = upsert->run(); !r) return r;
+    if (auto r = db.run("INSERT INTO work_orders (work_order_id, doc, server_doc, etag, server_updated_at, cached_at) "
+                        "VALUES (?1, ?2, ?2, ?3, ?4, ?5) "
+                        "ON CONFLICT (work_order_id) DO UPDATE SET server_doc = excluded.server_doc, "
+                        "etag = excluded.etag, server_updated_at = excluded.server_updated_at, "
+                        "cached_at = excluded.cached_at, detached = 0",
+                        id, text, wo.etag, updatedAt, now);
+        !r) {
+      return r;
+    }
     // Local changes whose operations upstream has all confirmed are in this fresh copy now.
-    auto fold = db.prepare(
-        "UPDATE local_writes SET active = 0 WHERE work_order_id = ?1 AND active = 1 AND NOT EXISTS "
-        "(SELECT 1 FROM outbox o WHERE o.write_id = local_writes.id AND o.state NOT IN ('done', 'archived'))");
-    if (!fold) return fold.error();
-    if (auto r = fold->bind(1, id).run(); !r) return r;
+    if (auto r = db.run("UPDATE local_writes SET active = 0 WHERE work_order_id = ?1 AND active = 1 AND NOT EXISTS "
+                        "(SELECT 1 FROM outbox o WHERE o.write_id = local_writes.id AND o.state NOT IN ('done', "
+                        "'archived'))",
+                        id);
+        !r) {
+      return r;
+    }
     const ServerCopyInHand inHand{wo.doc, text};
     if (auto r = refreshWorkOrderView(db, id, &inHand); !r) return r;
   }
@@ -189,34 +184,21 @@ Result<void> storeServerCopies(Database& db, const std::vector<ServerWorkOrder>&
 }
 
 Result<void> settleArchivedWrite(Database& db, std::int64_t writeId) {
-  auto live = db.prepare("SELECT 1 FROM outbox WHERE write_id = ?1 AND state <> 'archived' LIMIT 1");
+  auto live = db.exists("SELECT 1 FROM outbox WHERE write_id = ?1 AND state <> 'archived' LIMIT 1", writeId);
   if (!live) return live.error();
-  auto row = live->bind(1, writeId).step();
-  if (!row) return row.error();
-  if (*row) return {};
-  std::string workOrderId;
-  {
-    auto write = db.prepare("SELECT work_order_id FROM local_writes WHERE id = ?1");
-    if (!write) return write.error();
-    auto found = write->bind(1, writeId).step();
-    if (!found) return found.error();
-    if (!*found) return {};
-    workOrderId = write->text(0);
-  }
-  auto off = db.prepare("UPDATE local_writes SET active = 0 WHERE id = ?1");
-  if (!off) return off.error();
-  if (auto r = off->bind(1, writeId).run(); !r) return r;
-  auto close = db.prepare("UPDATE stock_adjustments SET open = 0 WHERE write_id = ?1");
-  if (!close) return close.error();
-  if (auto r = close->bind(1, writeId).run(); !r) return r;
-  return refreshWorkOrderView(db, workOrderId);
+  if (*live) return {};
+  auto write = db.query("SELECT work_order_id FROM local_writes WHERE id = ?1", writeId);
+  if (!write) return write.error();
+  auto workOrderId = write->firstRow(textColumn);
+  if (!workOrderId) return workOrderId.error();
+  if (!*workOrderId) return {};
+  if (auto r = db.run("UPDATE local_writes SET active = 0 WHERE id = ?1", writeId); !r) return r;
+  if (auto r = db.run("UPDATE stock_adjustments SET open = 0 WHERE write_id = ?1", writeId); !r) return r;
+  return refreshWorkOrderView(db, **workOrderId);
 }
 
 Result<bool> workOrderExists(Database& db, const std::string& id) {
-  auto stmt = db.prepare("SELECT 1 FROM work_orders WHERE work_order_id = ?1");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, id);
-  return stmt->step();
+  return db.exists("SELECT 1 FROM work_orders WHERE work_order_id = ?1", id);
 }
 
 Result<void> validatePaging(int page, int pageSize) {

@@ -46,31 +46,25 @@ Result<void> WorkOrders::upsertWorkOrders(const std::vector<ServerWorkOrder>& wo
                                       " has no string workOrderId; nothing of the batch was stored");
     }
   }
-  auto lock = core_.db().lock();
-  auto txn = Transaction::begin(core_.db());
-  if (!txn) return txn.error();
-  if (auto r = detail::storeServerCopies(core_.db(), workOrders, toMillis(core_.clock.now())); !r) return r;
-  return txn->commit();
+  return core_.transact([&](Database& db, std::int64_t now) { return detail::storeServerCopies(db, workOrders, now); });
 }
 
 Result<WorkOrder> WorkOrders::workOrder(const std::string& workOrderId) {
   auto lock = core_.db().lock();
-  auto stmt = core_.db().prepare(std::string("SELECT ") + kWorkOrderColumns + " FROM work_orders WHERE work_order_id = ?1");
+  auto stmt = core_.db().query(
+      std::string("SELECT ") + kWorkOrderColumns + " FROM work_orders WHERE work_order_id = ?1", workOrderId);
   if (!stmt) return stmt.error();
-  auto row = stmt->bind(1, workOrderId).step();
-  if (!row) return row.error();
-  if (!*row) return makeError("not_found", "work order " + workOrderId + " is not in the offline cache");
-  return readWorkOrder(*stmt);
+  auto found = stmt->firstRow(readWorkOrder);
+  if (!found) return found.error();
+  if (!*found) return makeError("not_found", "work order " + workOrderId + " is not in the offline cache");
+  return std::move(**found);
 }
 
 Result<std::optional<std::string>> WorkOrders::serverUpdatedAt(const std::string& workOrderId) {
   auto lock = core_.db().lock();
-  auto stmt = core_.db().prepare("SELECT server_updated_at FROM work_orders WHERE work_order_id = ?1");
+  auto stmt = core_.db().query("SELECT server_updated_at FROM work_orders WHERE work_order_id = ?1", workOrderId);
   if (!stmt) return stmt.error();
-  auto row = stmt->bind(1, workOrderId).step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<std::string>{};
-  return std::optional<std::string>{stmt->text(0)};
+  return stmt->firstRow(detail::textColumn);
 }
 
 Result<Page<WorkOrder>> WorkOrders::listWorkOrders(const WorkOrderQuery& query) {
@@ -149,76 +143,60 @@ Result<Page<WorkOrderRow>> WorkOrders::listWorkOrderRows(const WorkOrderQuery& q
     auto count = core_.db().prepare("SELECT COUNT(*) FROM work_orders" + where);
     if (!count) return count.error();
     bindAll(*count);
-    auto row = count->step();
-    if (!row) return row.error();
-    page.total = count->integer(0);
+    auto total = count->firstRow(detail::integerColumn);
+    if (!total) return total.error();
+    page.total = total->value_or(0);
   }
   auto stmt = core_.db().prepare(std::string("SELECT ") + kWorkOrderListColumns + " FROM work_orders" + where + order +
-                           " LIMIT ?" + std::to_string(next) + " OFFSET ?" + std::to_string(next + 1));
+                                 " LIMIT ?" + std::to_string(next) + " OFFSET ?" + std::to_string(next + 1));
   if (!stmt) return stmt.error();
   bindAll(*stmt);
   stmt->bind(next, query.pageSize)
       .bind(next + 1, static_cast<std::int64_t>(query.page - 1) * static_cast<std::int64_t>(query.pageSize));
-  while (true) {
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) break;
+  auto items = stmt->rows([](Statement& row) {
     WorkOrderRow wo;
-    wo.workOrderId = stmt->text(0);
-    wo.docText = stmt->text(1);
-    wo.etag = stmt->text(2);
-    wo.serverUpdatedAt = stmt->text(3);
-    wo.hasLocalChanges = stmt->integer(4) != 0;
-    wo.detached = stmt->integer(5) != 0;
-    page.items.push_back(std::move(wo));
-  }
+    wo.workOrderId = row.text(0);
+    wo.docText = row.text(1);
+    wo.etag = row.text(2);
+    wo.serverUpdatedAt = row.text(3);
+    wo.hasLocalChanges = row.integer(4) != 0;
+    wo.detached = row.integer(5) != 0;
+    return wo;
+  });
+  if (!items) return items.error();
+  page.items = std::move(items).value();
   return page;
 }
 
 Result<std::vector<std::string>> WorkOrders::workOrderIds() {
   auto lock = core_.db().lock();
-  auto stmt = core_.db().prepare("SELECT work_order_id FROM work_orders ORDER BY work_order_id");
+  auto stmt = core_.db().query("SELECT work_order_id FROM work_orders ORDER BY work_order_id");
   if (!stmt) return stmt.error();
-  std::vector<std::string> ids;
-  while (true) {
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    ids.push_back(stmt->text(0));
-  }
-  return ids;
+  return stmt->rows(detail::textColumn);
 }
 
 Result<ReleaseOutcome> WorkOrders::releaseWorkOrder(const std::string& workOrderId) {
-  auto lock = core_.db().lock();
-  Database& db = core_.db();
-  auto txn = Transaction::begin(db);
-  if (!txn) return txn.error();
-  auto exists = detail::workOrderExists(db, workOrderId);
-  if (!exists) return exists.error();
-  if (!*exists) return ReleaseOutcome::notCached;
-  auto live = db.prepare("SELECT 1 FROM outbox WHERE work_order_id = ?1 AND state NOT IN ('done', 'archived') LIMIT 1");
-  if (!live) return live.error();
-  auto row = live->bind(1, workOrderId).step();
-  if (!row) return row.error();
-  ReleaseOutcome outcome;
-  if (*row) {
-    auto flag = db.prepare("UPDATE work_orders SET detached = 1 WHERE work_order_id = ?1");
-    if (!flag) return flag.error();
-    if (auto r = flag->bind(1, workOrderId).run(); !r) return r.error();
-    outcome = ReleaseOutcome::keptForLocalWork;
-  } else {
-    auto drop = db.prepare("DELETE FROM work_orders WHERE work_order_id = ?1");
-    if (!drop) return drop.error();
-    if (auto r = drop->bind(1, workOrderId).run(); !r) return r.error();
+  return core_.transact([&](Database& db, std::int64_t) -> Result<ReleaseOutcome> {
+    auto exists = detail::workOrderExists(db, workOrderId);
+    if (!exists) return exists.error();
+    if (!*exists) return ReleaseOutcome::notCached;
+    auto live = db.exists("SELECT 1 FROM outbox WHERE work_order_id = ?1 AND state NOT IN ('done', 'archived') LIMIT 1",
+                          workOrderId);
+    if (!live) return live.error();
+    if (*live) {
+      if (auto r = db.run("UPDATE work_orders SET detached = 1 WHERE work_order_id = ?1", workOrderId); !r) {
+        return r.error();
+      }
+      return ReleaseOutcome::keptForLocalWork;
+    }
+    if (auto r = db.run("DELETE FROM work_orders WHERE work_order_id = ?1", workOrderId); !r) return r.error();
     // Its finished local changes were for this copy only; a later copy starts clean.
-    auto fold = db.prepare("UPDATE local_writes SET active = 0 WHERE work_order_id = ?1 AND active = 1");
-    if (!fold) return fold.error();
-    if (auto r = fold->bind(1, workOrderId).run(); !r) return r.error();
-    outcome = ReleaseOutcome::removed;
-  }
-  if (auto r = txn->commit(); !r) return r.error();
-  return outcome;
+    if (auto r = db.run("UPDATE local_writes SET active = 0 WHERE work_order_id = ?1 AND active = 1", workOrderId);
+        !r) {
+      return r.error();
+    }
+    return ReleaseOutcome::removed;
+  });
 }
 
 }  // namespace fieldagent::storage
