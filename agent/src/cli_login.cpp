@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli_commands.hpp"
+#include "fieldagent/agent/tuning.hpp"
 
 namespace fieldagent::cli {
 
@@ -159,7 +160,7 @@ int login(const Args& args, const ApiClient& api) {
                  "`tenant` and `mfaMethod`, see docs/configuration.md), not login options\n");
     return kUsage;
   }
-  long timeoutSeconds = 60;
+  long timeoutSeconds = agent::tuning::kLoginCommandTimeoutSeconds;
   if (args.has("timeout")) {
     char* end = nullptr;
     timeoutSeconds = std::strtol(args.options.at("timeout").c_str(), &end, 10);

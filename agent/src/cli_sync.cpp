@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli_commands.hpp"
+#include "fieldagent/agent/tuning.hpp"
 
 namespace fieldagent::cli {
 
@@ -145,7 +146,7 @@ class Printer {
 }  // namespace
 
 int syncNow(const Args& args, const ApiClient& api) {
-  long timeoutSeconds = 900;  // a prime of 10,000 work orders on a slow link takes minutes
+  long timeoutSeconds = agent::tuning::kSyncCommandTimeoutSeconds;
   if (args.has("timeout")) {
     char* end = nullptr;
     timeoutSeconds = std::strtol(args.options.at("timeout").c_str(), &end, 10);

@@ -2,13 +2,9 @@
 
 #include <algorithm>
 
-namespace fieldagent::agent {
+#include "fieldagent/agent/tuning.hpp"
 
-namespace {
-// A phone app that is backgrounded stops reading; this many events cover a full sync of a day's
-// work while it is away.
-constexpr std::size_t kSubscriberQueue = 1024;
-}  // namespace
+namespace fieldagent::agent {
 
 std::optional<Event> EventBus::Subscription::next() {
   std::unique_lock lock(mutex_);
@@ -31,7 +27,7 @@ void EventBus::publish(const std::string& type, nlohmann::json data) {
   for (auto& s : subscribers_) {
     {
       std::lock_guard sl(s->mutex_);
-      if (s->queue_.size() >= kSubscriberQueue) {
+      if (s->queue_.size() >= tuning::kSubscriberQueue) {
         s->queue_.pop_front();
         ++s->dropped_;
       }

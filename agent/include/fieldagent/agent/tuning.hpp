@@ -36,6 +36,21 @@ inline constexpr std::size_t kTokenMinLength = 16;
 // Random bytes in a token made at first start: 256 bits, as the data key.
 inline constexpr std::size_t kTokenRandomBytes = 32;
 
+// --- event stream ---
+
+// Events queued per subscriber: a phone app that is backgrounded stops reading; this many
+// events cover a full sync of a day's work while it is away (older ones are dropped, counted).
+inline constexpr std::size_t kSubscriberQueue = 1024;
+
+// --- command line ---
+
+// How long `fieldagent sync` waits for its round by default: a prime of 10,000 work orders on a
+// slow link takes minutes.
+inline constexpr long kSyncCommandTimeoutSeconds = 900;
+// How long `fieldagent login` waits for the sign-in by default: one round trip upstream, or an
+// MFA code to arrive, takes seconds; a minute says something is wrong.
+inline constexpr long kLoginCommandTimeoutSeconds = 60;
+
 // --- sync loop ---
 
 // How often the SLA clock is looked at when nothing else wakes the loop: a minute is well inside
