@@ -12,8 +12,6 @@ using detail::toMillis;
 
 namespace {
 
-constexpr const char* kAttachmentsFolder = "attachments";
-
 struct ReferenceTable {
   ReferenceKind kind;
   const char* table;
