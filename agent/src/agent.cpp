@@ -71,14 +71,18 @@ Result<std::unique_ptr<Agent>> Agent::open(const Config& config, platform::Clock
   a->pusher_ = std::make_unique<sync::Pusher>(*a->client_, *a->store_, *a->session_, clock, entropy);
   // Photos and signatures go up through the uploader (tus, checksummed, resumable), which holds
   // big uploads while the link is metered.
-  a->uploader_ = std::make_unique<sync::Uploader>(*a->client_, *a->store_, clock, &connectivity);
+  sync::UploadSettings uploads;
+  uploads.chunkBytes = static_cast<std::size_t>(config.uploadChunkBytes);
+  uploads.holdLargeUploadsWhenMetered = config.holdLargeUploadsWhenMetered;
+  uploads.largeUploadBytes = config.largeUploadBytes;
+  a->uploader_ = std::make_unique<sync::Uploader>(*a->client_, *a->store_, clock, &connectivity, uploads);
   a->uploader_->attachTo(*a->pusher_);
   a->capture_ = std::make_unique<sync::Capture>(*a->store_, *a->session_, clock,
                                                 sync::CoverageSettings{config.laborRates, config.currency});
   a->desk_ = std::make_unique<sync::ConflictDesk>(*a->store_);
   a->loop_ = std::make_unique<SyncLoop>(
-      SyncLoopParts{clock, connectivity, entropy, *a->store_, *a->secrets_, *a->session_, *a->puller_, *a->pusher_,
-                    a->events_, a->metrics_, *a->progress_},
+      SyncLoopParts{clock, connectivity, entropy, *a->store_, *a->secrets_, *a->session_, *a->client_, *a->puller_,
+                    *a->pusher_, a->events_, a->metrics_, *a->progress_},
       SyncLoopSettings{config.pullInterval, config.pushInterval, config.slaRiskMargin});
   return a;
 }

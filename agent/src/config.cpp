@@ -142,6 +142,16 @@ const std::vector<Key>& keys() {
     k.push_back(text("log.sink", &Config::logSink, {"console", "syslog"}));
     k.push_back(bytes("attachments.quotaBytes", &Config::attachmentQuotaBytes, 1 << 20, std::int64_t{1} << 42));
     k.push_back(bytes("attachments.maxBytes", &Config::attachmentMaxBytes, 1024, std::int64_t{1} << 40));
+    k.push_back(bytes("uploads.chunkBytes", &Config::uploadChunkBytes, 16 << 10, 16 << 20));
+    k.push_back({"uploads.holdLargeWhenMetered",
+                 [](const json& v, Config& c) -> Result<void> {
+                   if (!v.is_boolean())
+                     return bad("uploads.holdLargeWhenMetered", std::string("must be true or false, not ") + v.type_name());
+                   c.holdLargeUploadsWhenMetered = v.get<bool>();
+                   return {};
+                 },
+                 "json"});
+    k.push_back(bytes("uploads.largeUploadBytes", &Config::largeUploadBytes, 0, std::int64_t{1} << 40));
     k.push_back({"laborRates",
                  [](const json& v, Config& c) -> Result<void> {
                    if (!v.is_object())
@@ -221,6 +231,10 @@ json Config::toJson(bool redactSecrets) const {
           {"sync", {{"pullIntervalSeconds", pullInterval.count()}, {"pushIntervalSeconds", pushInterval.count()}}},
           {"log", {{"level", logLevel}, {"sink", logSink}}},
           {"attachments", {{"quotaBytes", attachmentQuotaBytes}, {"maxBytes", attachmentMaxBytes}}},
+          {"uploads",
+           {{"chunkBytes", uploadChunkBytes},
+            {"holdLargeWhenMetered", holdLargeUploadsWhenMetered},
+            {"largeUploadBytes", largeUploadBytes}}},
           {"laborRates", laborRates},
           {"currency", currency},
           {"slaRiskMarginSeconds", slaRiskMargin.count()},

@@ -43,6 +43,7 @@ void SyncLoop::requestSync() {
   syncRequested_ = true;
   // "Sync now" means now: what is backing off goes in this round, as when coverage returns.
   retryNow_ = true;
+  parts_.client.retryNow();
   wakeup_.notify();
 }
 
@@ -54,6 +55,7 @@ void SyncLoop::onConnectivity(const platform::ConnectivityState& state) {
   parts_.events.publish("connectivity", {{"online", state.online}, {"metered", state.metered}, {"interface", state.interface}});
   if (state.online) {
     retryNow_ = true;
+    parts_.client.retryNow();  // another network may not intercept TLS
     {
       // A pull that failed (maybe for want of this network) goes at once, not after its back-off.
       std::lock_guard lock(stateMutex_);
@@ -125,7 +127,11 @@ void SyncLoop::ensureSession() {
     parts_.events.publish("session", {{"state", sync::toString(parts_.session.status().state)},
                                 {"error", r.error().code},
                                 {"message", r.error().message}});
-    if (r.error().code == "unreachable") signInWanted_ = true;
+    // Blocked (a certificate, pin or TLS problem): again later too; the client holds the attempts
+    // to the slow schedule.
+    if (r.error().code == "unreachable" ||
+        sync::classifyTransportFailure(r.error().code) == sync::Outcome::blocked)
+      signInWanted_ = true;
     log().warning("sign-in: %s: %s", r.error().code, r.error().message);
   }
 }
@@ -145,6 +151,7 @@ void SyncLoop::pullIfDue() {
   lastPullAt_ = parts_.clock.now();
   if (report) {
     lastPullOutcome_ = "ok";
+    lastPullError_.clear();
     roundPull_ = "ok";
     pullFailures_ = 0;
     nextPull_ = now + settings_.pullInterval;
@@ -156,8 +163,14 @@ void SyncLoop::pullIfDue() {
   } else {
     ++parts_.metrics.pullFailures;
     lastPullOutcome_ = report.error().code + ": " + report.error().message;
+    lastPullError_ = report.error().code;
     roundPull_ = lastPullOutcome_;
-    nextPull_ = now + pullRetryDelay(++pullFailures_);
+    const auto transient = pullRetryDelay(++pullFailures_);
+    // A permanent failure (certificate, pin, TLS version) waits on the slow schedule instead,
+    // counted from now: the client holds the origin blocked that long from the failure on.
+    nextPull_ = sync::classifyTransportFailure(report.error().code) == sync::Outcome::blocked
+                    ? parts_.clock.monotonic() + sync::tuning::kBlockedRetry
+                    : now + transient;
     parts_.events.publish("sync", {{"phase", "pull_failed"}, {"error", report.error().code}, {"message", report.error().message}});
   }
 }
@@ -214,6 +227,7 @@ void SyncLoop::push() {
     parts_.metrics.opsRejected += static_cast<std::uint64_t>(report->rejected);
     parts_.metrics.opsConflicts += static_cast<std::uint64_t>(report->conflicts);
     lastPushOutcome_ = "ok";
+    lastPushError_.clear();
     roundPush_ = report->retried > 0 ? "retry: " + std::to_string(report->retried) + " operations wait for another attempt"
                                      : "ok";
     parts_.events.publish("sync", {{"phase", "push_done"},
@@ -224,6 +238,7 @@ void SyncLoop::push() {
                              {"conflicts", report->conflicts}});
   } else {
     lastPushOutcome_ = report.error().code + ": " + report.error().message;
+    lastPushError_ = report.error().code;
     roundPush_ = lastPushOutcome_;
     parts_.events.publish("sync", {{"phase", "push_failed"}, {"error", report.error().code}, {"message", report.error().message}});
   }
@@ -351,9 +366,11 @@ json SyncLoop::status() {
   json out = {{"sync", {{"requested", syncRequests_.load()}, {"served", syncServed_.load()}}}};
   std::lock_guard lock(stateMutex_);
   out["lastPull"] = {{"at", lastPullAt_ ? json(platform::formatIso8601(*lastPullAt_)) : json(nullptr)},
-                     {"outcome", lastPullOutcome_}};
+                     {"outcome", lastPullOutcome_},
+                     {"error", lastPullError_.empty() ? json(nullptr) : json(lastPullError_)}};
   out["lastPush"] = {{"at", lastPushAt_ ? json(platform::formatIso8601(*lastPushAt_)) : json(nullptr)},
-                     {"outcome", lastPushOutcome_}};
+                     {"outcome", lastPushOutcome_},
+                     {"error", lastPushError_.empty() ? json(nullptr) : json(lastPushError_)}};
   return out;
 }
 

@@ -43,6 +43,7 @@ struct SyncLoopParts {
   storage::Store& store;
   storage::SecretStore& secrets;  // whether anybody signed in yet
   sync::SessionManager& session;
+  sync::UpstreamClient& client;  // told when a blocked upstream is worth trying again
   sync::Puller& puller;
   sync::Pusher& pusher;
   EventBus& events;
@@ -105,6 +106,7 @@ class SyncLoop {
   int pullFailures_ = 0;  // failed pulls in a row: the retry backs off with them
   std::optional<platform::WallTime> lastPullAt_, lastPushAt_;
   std::string lastPullOutcome_, lastPushOutcome_;
+  std::string lastPullError_, lastPushError_;  // the failure's code; empty after success
   std::string roundPull_, roundPush_;  // this round's outcomes ("" when it did not pull / push)
   platform::MonoTime nextSlaCheck_{};
   std::set<std::string> slaAnnounced_;

@@ -4,6 +4,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
@@ -12,13 +13,33 @@
 #include <ostream>
 #include <strings.h>
 
+#include "fieldagent/platform/http_transport.hpp"
+
 namespace fieldagent::platform {
+namespace {
+
+Poco::Timespan timespan(std::chrono::milliseconds ms) { return Poco::Timespan(ms.count() * 1000); }
+
+// Reading and writing are where Poco reports trouble through stream state, not exceptions: the
+// exception that broke a read or write is kept by the session.
+[[noreturn]] void rethrowNetworkFailure(const Poco::Net::HTTPClientSession& session, const char* during) {
+  if (const Poco::Exception* failure = session.networkException()) failure->rethrow();
+  throw Poco::Net::NetException(std::string("the connection failed while ") + during);
+}
+
+}  // namespace
 
 std::optional<std::string> HttpResponse::header(const std::string& name) const {
   for (const auto& [key, value] : headers) {
     if (::strcasecmp(key.c_str(), name.c_str()) == 0) return value;
   }
   return std::nullopt;
+}
+
+std::optional<WallTime> HttpResponse::date() const {
+  auto value = header("Date");
+  if (!value) return std::nullopt;
+  return parseHttpDate(*value);
 }
 
 Result<std::pair<Origin, std::string>> splitUrl(const std::string& url) {
@@ -40,11 +61,13 @@ Result<std::pair<Origin, std::string>> splitUrl(const std::string& url) {
 PocoHttpExchange::PocoHttpExchange(HttpOptions options, SessionFactory factory)
     : options_(std::move(options)), factory_(std::move(factory)) {
   if (!factory_) {
-    factory_ = [](const Origin& origin) -> Result<SessionPtr> {
+    factory_ = [connect = options_.connectTimeout, io = options_.ioTimeout](const Origin& origin) -> Result<SessionPtr> {
       if (origin.scheme != "http") {
         return makeError("bad_url", origin.scheme + " needs the TLS transport, which this exchange was not given");
       }
-      return std::make_unique<Poco::Net::HTTPClientSession>(origin.host, origin.port);
+      auto session = std::make_unique<Poco::Net::HTTPClientSession>(origin.host, origin.port);
+      session->setTimeout(timespan(connect), timespan(io), timespan(io));
+      return session;
     };
   }
 }
@@ -65,16 +88,12 @@ Result<PocoHttpExchange::SessionPtr> PocoHttpExchange::checkout(const Origin& or
   if (!made) return made.error();
   SessionPtr session = std::move(made).value();
   session->setKeepAlive(true);
-  session->setTimeout(Poco::Timespan(std::chrono::microseconds(options_.connectTimeout).count()),
-                      Poco::Timespan(std::chrono::microseconds(options_.ioTimeout).count()),
-                      Poco::Timespan(std::chrono::microseconds(options_.ioTimeout).count()));
   return session;
 }
 
 void PocoHttpExchange::checkin(const Origin& origin, SessionPtr session) {
   std::lock_guard lock(mutex_);
-  // A handful of idle connections per origin is all a device needs.
-  if (idle_.count(origin) < 4) idle_.emplace(origin, std::move(session));
+  if (idle_.count(origin) < tuning::kIdleConnectionsPerOrigin) idle_.emplace(origin, std::move(session));
 }
 
 void PocoHttpExchange::closeIdle() {
@@ -89,53 +108,65 @@ Result<HttpResponse> PocoHttpExchange::exchange(const HttpRequest& request) {
   auto checkedOut = checkout(origin);
   if (!checkedOut) return checkedOut.error();
   SessionPtr session = std::move(checkedOut).value();
+  const std::string what = request.method + " " + request.url;
 
   Poco::Net::HTTPRequest req(request.method, target, Poco::Net::HTTPMessage::HTTP_1_1);
   req.setKeepAlive(true);
   req.set("User-Agent", options_.userAgent);
   for (const auto& [name, value] : request.headers) req.set(name, value);
   if (!request.body.empty() || request.method == "POST" || request.method == "PATCH" || request.method == "PUT") {
-    req.setContentLength(static_cast<std::streamsize>(request.body.size()));
+    req.setContentLength64(static_cast<Poco::Int64>(request.body.size()));
   }
+  // Every failure drops the session (with its connection): what is left of the answer may still
+  // be on the wire, and a connection that failed once is not worth keeping.
+  const auto failed = [&](Error error) {
+    session->reset();
+    error.message = what + ": " + error.message;
+    return error;
+  };
   try {
     std::ostream& out = session->sendRequest(req);
     out.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
+    out.flush();
+    if (!out) rethrowNetworkFailure(*session, "sending the request");
+
     Poco::Net::HTTPResponse res;
     std::istream& in = session->receiveResponse(res);
     HttpResponse response;
     response.status = static_cast<int>(res.getStatus());
     response.reason = res.getReason();
     for (const auto& [name, value] : res) response.headers.emplace_back(name, value);
-    if (request.method != "HEAD" && res.hasContentLength() &&
-        static_cast<std::uint64_t>(res.getContentLength64()) > options_.maxResponseBytes) {
-      return makeError("response_too_large", request.method + " " + request.url + ": the answer announces " +
-                                                 std::to_string(res.getContentLength64()) + " bytes");
+
+    const bool bodyExpected = request.method != "HEAD" && response.status != 204 && response.status != 304;
+    const bool lengthKnown = bodyExpected && res.hasContentLength();
+    const auto length = lengthKnown ? static_cast<std::uint64_t>(res.getContentLength64()) : 0;
+    if (lengthKnown && length > options_.maxResponseBytes) {
+      return failed(makeError("response_too_large", "the answer announces " + std::to_string(length) +
+                                                        " bytes, more than the " +
+                                                        std::to_string(options_.maxResponseBytes) + " accepted"));
     }
-    char buf[16384];
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-      response.body.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (lengthKnown) response.body.reserve(static_cast<std::size_t>(length));
+    char chunk[tuning::kReadChunkBytes];
+    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+      response.body.append(chunk, static_cast<std::size_t>(in.gcount()));
       if (response.body.size() > options_.maxResponseBytes) {
-        return makeError("response_too_large",
-                         request.method + " " + request.url + ": the answer is larger than " +
-                             std::to_string(options_.maxResponseBytes) + " bytes");
+        return failed(makeError("response_too_large", "the answer is larger than the " +
+                                                          std::to_string(options_.maxResponseBytes) +
+                                                          " bytes accepted"));
       }
     }
-    const bool bodyExpected = request.method != "HEAD" && response.status != 204 && response.status != 304;
-    if (bodyExpected && res.hasContentLength() &&
-        response.body.size() != static_cast<std::uint64_t>(res.getContentLength64())) {
-      return makeError("transport", request.method + " " + request.url + ": connection closed after " +
-                                        std::to_string(response.body.size()) + " of " +
-                                        std::to_string(res.getContentLength64()) + " bytes");
+    if (in.bad() || session->networkException()) rethrowNetworkFailure(*session, "reading the answer");
+    if (lengthKnown && response.body.size() != length) {
+      return failed(makeError("transport_failed", "the server closed the connection after " +
+                                                      std::to_string(response.body.size()) + " of " +
+                                                      std::to_string(length) + " bytes of the answer"));
     }
     if (res.getKeepAlive()) checkin(origin, std::move(session));
     return response;
-  } catch (const Poco::Net::NetException& e) {
-    return makeError(std::string(e.className()).find("Certificate") != std::string::npos ? "tls" : "transport",
-                     request.method + " " + request.url + ": " + e.displayText());
   } catch (const Poco::Exception& e) {
-    return makeError("transport", request.method + " " + request.url + ": " + e.displayText());
+    return failed(transportError(e));
   } catch (const std::exception& e) {
-    return makeError("transport", request.method + " " + request.url + ": " + e.what());
+    return failed(transportError(e));
   }
 }
 

@@ -18,13 +18,6 @@ namespace {
 
 Poco::Timespan timespan(std::chrono::milliseconds ms) { return Poco::Timespan(ms.count() * 1000); }
 
-// Reading the answer is where Poco reports trouble through stream state, not exceptions: the
-// exception that broke a read or write is kept by the session.
-void rethrowNetworkFailure(const Poco::Net::HTTPClientSession& session, const char* during) {
-  if (const Poco::Exception* failure = session.networkException()) failure->rethrow();
-  throw Poco::Net::NetException(std::string("the connection failed while ") + during);
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -68,79 +61,16 @@ Result<std::unique_ptr<Poco::Net::HTTPClientSession>> HttpTransport::newSession(
   session->setProxyConfig(Poco::Net::HTTPClientSession::ProxyConfig());
   session->setKeepAlive(true);
   session->setKeepAliveTimeout(timespan(options_.keepAliveIdle));
+  // Poco's own order is connect, send, receive.
   session->setTimeout(timespan(options_.connectTimeout), timespan(options_.writeTimeout),
                       timespan(options_.readTimeout));
   return session;
-}
-
-Result<std::unique_ptr<Poco::Net::HTTPClientSession>> makeHttpSession(const BaseUrl& base, const TlsOptions& options) {
-  return HttpTransport(options).newSession(base);
 }
 
 SessionFactory sessionFactory(std::shared_ptr<const HttpTransport> transport) {
   return [transport = std::move(transport)](const Origin& origin) {
     return transport->newSession(BaseUrl{origin.scheme, origin.host, origin.port, {}});
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// One exchange
-
-Result<HttpReply> roundTrip(Poco::Net::HTTPClientSession& session, Poco::Net::HTTPRequest& request,
-                            std::string_view body, std::size_t maxBodyBytes) {
-  try {
-    if (!request.getChunkedTransferEncoding()) {
-      const std::string& method = request.getMethod();
-      if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-        request.setContentLength64(static_cast<Poco::Int64>(body.size()));
-      }
-    }
-    std::ostream& out = session.sendRequest(request);
-    out.write(body.data(), static_cast<std::streamsize>(body.size()));
-    out.flush();
-    if (!out) rethrowNetworkFailure(session, "sending the request");
-
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    HttpReply reply;
-    reply.status = static_cast<int>(response.getStatus());
-    reply.reason = response.getReason();
-    reply.headers = static_cast<const Poco::Net::NameValueCollection&>(response);
-
-    const bool lengthKnown = response.hasContentLength();
-    const Poco::Int64 length = lengthKnown ? response.getContentLength64() : -1;
-    const auto tooLarge = [&](const std::string& size) {
-      session.reset();  // the rest of the answer is still on the wire
-      return makeError("response_too_large", "the answer to " + request.getMethod() + " " + request.getURI() + " is " +
-                                                 size + " bytes, more than the " + std::to_string(maxBodyBytes) +
-                                                 " accepted");
-    };
-    if (lengthKnown && length > static_cast<Poco::Int64>(maxBodyBytes)) return tooLarge(std::to_string(length));
-    if (lengthKnown && length > 0) reply.body.reserve(static_cast<std::size_t>(length));
-    char chunk[8192];
-    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-      reply.body.append(chunk, static_cast<std::size_t>(in.gcount()));
-      if (reply.body.size() > maxBodyBytes) return tooLarge("over " + std::to_string(maxBodyBytes));
-    }
-    if (in.bad() || session.networkException()) rethrowNetworkFailure(session, "reading the answer");
-    if (lengthKnown && static_cast<Poco::Int64>(reply.body.size()) != length) {
-      throw Poco::Net::MessageException("the server closed the connection after " + std::to_string(reply.body.size()) +
-                                        " of " + std::to_string(length) + " bytes of the answer");
-    }
-    return reply;
-  } catch (const Poco::Exception& e) {
-    session.reset();
-    return transportError(e);
-  } catch (const std::exception& e) {
-    session.reset();
-    return transportError(e);
-  }
-}
-
-std::optional<WallTime> HttpReply::date() const {
-  const auto it = headers.find("Date");
-  if (it == headers.end()) return std::nullopt;
-  return parseHttpDate(it->second);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -182,9 +112,12 @@ Error transportError(const std::exception& failure) {
   return makeError("internal", failure.what());
 }
 
-bool isTransientTransportError(const Error& error) {
-  return error.code == "transport_timeout" || error.code == "transport_failed" || error.code == "tls_handshake" ||
-         error.code == "tls_handshake_timeout";
+bool isPermanentTransportError(const Error& error) {
+  static const std::array<std::string_view, 12> kPermanent{
+      "tls_untrusted", "tls_expired", "tls_not_yet_valid", "tls_hostname_mismatch", "tls_pin_mismatch",
+      "tls_bad_certificate", "tls_protocol", "bad_url", "insecure_url", "tls_config", "response_too_large",
+      "internal"};
+  return std::find(kPermanent.begin(), kPermanent.end(), error.code) != kPermanent.end();
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <regex>
 
+#include "fieldagent/platform/http_exchange.hpp"
 #include "fieldagent/sync/tuning.hpp"
 
 namespace fieldagent::sync {
@@ -19,6 +20,7 @@ const char* toString(Outcome outcome) {
     case Outcome::reauth: return "reauth";
     case Outcome::conflict: return "conflict";
     case Outcome::rejected: return "rejected";
+    case Outcome::blocked: return "blocked";
   }
   return "unknown";
 }
@@ -32,6 +34,10 @@ Outcome classifyStatus(int status) {
   // 1xx/3xx are not part of the contract: something between us and upstream is misbehaving
   // (a captive portal redirect, typically). Try again later.
   return Outcome::retry;
+}
+
+Outcome classifyTransportFailure(const std::string& errorCode) {
+  return platform::isPermanentTransportError(Error{errorCode, {}}) ? Outcome::blocked : Outcome::retry;
 }
 
 std::optional<std::chrono::seconds> parseRetryAfter(const std::string& value, platform::WallTime now) {

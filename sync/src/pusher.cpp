@@ -205,7 +205,7 @@ void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex&
   auto handler = handlers_.find(o.kind);
   if (handler == handlers_.end()) {
     // A kind this build cannot send (an uploader not configured): it waits, it is not lost.
-    (void)store_.outbox().markRetryLater(o.id, clock_.now() + std::chrono::hours{1}, "no sender for '" + o.kind + "'");
+    (void)store_.outbox().markRetryLater(o.id, clock_.now() + tuning::kNoSenderRetry, "no sender for '" + o.kind + "'");
     bump(&PushReport::retried);
     return;
   }
@@ -244,6 +244,12 @@ void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex&
       bump(&PushReport::retried);
       break;
     }
+    case Outcome::blocked:
+      // Nothing is wrong with the operation (it is never parked for this): it waits on the slow
+      // schedule, or until connectivity returns or a sync is asked for (the agent then makes it due).
+      (void)store_.outbox().markRetryLater(o.id, clock_.now() + tuning::kBlockedRetry, what);
+      bump(&PushReport::retried);
+      break;
     case Outcome::rejected:
       (void)store_.outbox().markRejected(o.id, what);
       bump(&PushReport::rejected);

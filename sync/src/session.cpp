@@ -96,6 +96,13 @@ Result<void> SessionManager::finish(const Answer<SignInResult>& answer, const st
   if (answer.outcome == Outcome::retry) {
     return makeError("unreachable", "cannot sign in now: " + answer.message);
   }
+  if (answer.outcome == Outcome::blocked) {
+    // Not a refusal (the credentials may be fine), so the state stays; but the technician has to
+    // see why nothing happens: a certificate, pin or configuration problem needs a person.
+    std::lock_guard lock(mutex_);
+    status_.lastError = answer.errorCode + ": " + answer.message;
+    return makeError(answer.errorCode, "cannot sign in: " + answer.message);
+  }
   std::lock_guard lock(mutex_);
   status_.state = SessionState::failed;
   status_.lastError = answer.message.empty() ? answer.errorCode : answer.message;

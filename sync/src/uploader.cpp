@@ -13,13 +13,6 @@ namespace {
 
 Poco::Logger& log() { return Poco::Logger::get("fieldagent.uploader"); }
 
-// Rounds of (tus pass, complete) in one send: a renewed URL, a resume after upload_incomplete
-// and one restart after checksum_mismatch each take one; more means something is wrong
-// upstream, and the pusher's back-off is the better place to wait.
-constexpr int kRoundsPerSend = 8;
-// 409 on a PATCH means our offset was stale; asking HEAD again fixes it unless the server
-// keeps changing its mind.
-constexpr int kOffsetRetries = 3;
 constexpr const char* kChecksumRestarted = "checksum_mismatch";
 
 template <class T>
@@ -127,8 +120,8 @@ TusProgress tusSend(UpstreamClient& client, const storage::AttachmentReader& rea
       const long long next = *patched.value;
       if (next <= static_cast<long long>(progress.offset) || static_cast<std::uint64_t>(next) > size) {
         // Not an answer a tus server gives; HEAD is the truth.
-        if (++offsetRetries > kOffsetRetries || !learnOffset()) {
-          if (progress.stoppedBy.ok() || offsetRetries > kOffsetRetries) {
+        if (++offsetRetries > tuning::kUploadOffsetRetries || !learnOffset()) {
+          if (progress.stoppedBy.ok() || offsetRetries > tuning::kUploadOffsetRetries) {
             progress.stoppedBy = made<long long>(Outcome::retry, "bad_answer",
                                                  "the upload server answered offset " + std::to_string(next));
           }
@@ -148,7 +141,7 @@ TusProgress tusSend(UpstreamClient& client, const storage::AttachmentReader& rea
                     std::to_string(progress.offset));
       continue;
     }
-    if (patched.status == 409 && ++offsetRetries <= kOffsetRetries) {
+    if (patched.status == 409 && ++offsetRetries <= tuning::kUploadOffsetRetries) {
       if (!learnOffset()) return progress;
       continue;
     }
@@ -311,7 +304,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
   }
   const storage::AttachmentReader reader = std::move(opened).value();
 
-  for (int round = 0; round < kRoundsPerSend; ++round) {
+  for (int round = 0; round < tuning::kUploadRoundsPerSend; ++round) {
     TusProgress progress;
     if (bytesUpstream) {
       progress.offset = reader.size();
@@ -398,7 +391,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
     }
     return {completed, std::nullopt};
   }
-  return retry("upload_unsettled", "attachment '" + id + "' needed more than " + std::to_string(kRoundsPerSend) +
+  return retry("upload_unsettled", "attachment '" + id + "' needed more than " + std::to_string(tuning::kUploadRoundsPerSend) +
                                        " rounds (URL renewals, resumes) in one send; trying again later");
 }
 
@@ -418,30 +411,6 @@ Result<int> Uploader::sweepRetention(platform::WallTime now) {
     }
   }
   return removed;
-}
-
-Result<VerifiedDownload> Uploader::download(const json& listed) {
-  if (!listed.is_object() || !listed.contains("downloadUrl") || !listed["downloadUrl"].is_string() ||
-      !listed.contains("sha256") || !listed["sha256"].is_string()) {
-    return Error{"invalid", "the listed attachment has no downloadUrl and sha256 strings"};
-  }
-  const std::string expected = lower(listed["sha256"].get<std::string>());
-  auto fetched = client_.download(listed["downloadUrl"].get<std::string>());
-  if (!fetched.ok()) {
-    return Error{"download_failed", "download answered " + std::to_string(fetched.status) + " " +
-                                        fetched.errorCode + ": " + fetched.message};
-  }
-  std::string bytes = std::move(*fetched.value);
-  if (listed.contains("sizeBytes") && listed["sizeBytes"].is_number_unsigned() &&
-      listed["sizeBytes"].get<std::uint64_t>() != bytes.size()) {
-    return Error{"size_mismatch", "the download has " + std::to_string(bytes.size()) + " bytes; upstream lists " +
-                                      std::to_string(listed["sizeBytes"].get<std::uint64_t>())};
-  }
-  const std::string actual = platform::hexEncode(platform::sha256(bytes));
-  if (actual != expected) {
-    return Error{"checksum_mismatch", "the download's SHA-256 is " + actual + "; upstream lists " + expected};
-  }
-  return VerifiedDownload{std::move(bytes), actual};
 }
 
 }  // namespace fieldagent::sync

@@ -1,13 +1,10 @@
 #include "fieldagent/sync/upstream_client.hpp"
 
-#include <Poco/DateTimeFormat.h>
-#include <Poco/DateTimeParser.h>
-#include <Poco/Exception.h>
-
 #include <algorithm>
 #include <cctype>
 
 #include "fieldagent/platform/encoding.hpp"
+#include "fieldagent/sync/tuning.hpp"
 
 namespace fieldagent::sync {
 namespace {
@@ -142,24 +139,57 @@ std::optional<std::chrono::seconds> UpstreamClient::serverClockOffset() const {
 }
 
 void UpstreamClient::noteDate(const platform::HttpResponse& response) {
-  auto date = response.header("Date");
+  // An unreadable Date header only means no skew correction from this answer.
+  const auto date = response.date();
   if (!date) return;
-  try {
-    int tzd = 0;
-    const Poco::DateTime when = Poco::DateTimeParser::parse(Poco::DateTimeFormat::HTTP_FORMAT, *date, tzd);
-    // In microseconds since the epoch, not as a WallTime: a Date of year 1 or 9999 would
-    // overflow a system_clock time point (nanoseconds). Such a Date is no clock at all.
-    const long long serverUs = when.timestamp().epochMicroseconds() - tzd * 1'000'000LL;
-    const long long localUs =
-        std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch()).count();
-    const long long offset = (serverUs - localUs) / 1'000'000;
-    constexpr long long kPlausible = 100LL * 366 * 86400;  // a device clock off by a century at most
-    if (offset > kPlausible || offset < -kPlausible) return;
+  const auto offset = std::chrono::duration_cast<std::chrono::seconds>(*date - clock_.now());
+  if (std::chrono::abs(offset) > tuning::kMaxPlausibleClockOffset) return;
+  std::lock_guard lock(mutex_);
+  clockOffset_ = offset;
+}
+
+void UpstreamClient::retryNow() {
+  std::lock_guard lock(mutex_);
+  blocked_.clear();
+}
+
+namespace {
+// The origin a URL goes to, as the key of a block; empty for a URL that cannot be sent anyway.
+std::string originOf(const std::string& url) {
+  auto split = platform::splitUrl(url);
+  if (!split) return {};
+  const auto& origin = split->first;
+  return origin.scheme + "://" + origin.host + ":" + std::to_string(origin.port);
+}
+
+// The failures that say the server cannot be trusted (or spoken to) as configured: every
+// request to it would fail the same way. Not bad_url or response_too_large: those are about one
+// URL or one answer.
+bool blocksOrigin(const Error& error) {
+  return platform::isPermanentTransportError(error) && error.code.rfind("tls_", 0) == 0;
+}
+}  // namespace
+
+Result<platform::HttpResponse> UpstreamClient::exchange(const platform::HttpRequest& request) {
+  const std::string origin = originOf(request.url);
+  {
     std::lock_guard lock(mutex_);
-    clockOffset_ = std::chrono::seconds{offset};
-  } catch (const Poco::Exception&) {
-    // An unreadable Date header only means no skew correction from this answer.
+    auto it = blocked_.find(origin);
+    if (it != blocked_.end()) {
+      if (clock_.monotonic() < it->second.until) {
+        return makeError(it->second.cause.code, "not sent: " + it->second.cause.message);
+      }
+      blocked_.erase(it);
+    }
   }
+  auto response = http_.exchange(request);
+  if (response) {
+    noteDate(*response);
+  } else if (!origin.empty() && blocksOrigin(response.error())) {
+    std::lock_guard lock(mutex_);
+    blocked_[origin] = Block{clock_.monotonic() + tuning::kBlockedRetry, response.error()};
+  }
+  return response;
 }
 
 Result<platform::HttpResponse> UpstreamClient::send(const std::string& method, const std::string& target,
@@ -179,8 +209,7 @@ Result<platform::HttpResponse> UpstreamClient::send(const std::string& method, c
     headers.emplace_back("Authorization", "Bearer " + token);
   }
   platform::HttpRequest request{method, target, headers, body};
-  auto response = http_.exchange(request);
-  if (response) noteDate(*response);
+  auto response = exchange(request);
   if (!response || response->status != 401 || auth != Auth::bearer || tokens_ == nullptr) return response;
 
   // A 401 on a bearer call: one new session, then the same request once more.
@@ -189,9 +218,7 @@ Result<platform::HttpResponse> UpstreamClient::send(const std::string& method, c
   for (auto& [name, value] : request.headers) {
     if (name == "Authorization") value = "Bearer " + *renewed;
   }
-  auto repeated = http_.exchange(request);
-  if (repeated) noteDate(*repeated);
-  return repeated;
+  return exchange(request);
 }
 
 template <class T, class Decode>
@@ -200,7 +227,7 @@ Answer<T> UpstreamClient::call(const std::string& method, const std::string& tar
   Answer<T> answer;
   auto response = send(method, target, auth, body, std::move(headers));
   if (!response) {
-    answer.outcome = Outcome::retry;
+    answer.outcome = classifyTransportFailure(response.error().code);
     answer.errorCode = response.error().code;
     answer.message = response.error().message;
     return answer;
@@ -368,11 +395,6 @@ Answer<long long> UpstreamClient::tusPatch(const std::string& uploadUrl, long lo
   // 460: the chunk arrived damaged and was dropped; sending it again is the remedy.
   if (answer.status == 460) answer.outcome = Outcome::retry;
   return answer;
-}
-
-Answer<std::string> UpstreamClient::download(const std::string& target) {
-  return call<std::string>("GET", target, Auth::none, "", {},
-                           [](const platform::HttpResponse& r) -> Result<std::string> { return r.body; });
 }
 
 Answer<Page> UpstreamClient::listResource(const std::string& path,

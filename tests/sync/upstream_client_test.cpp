@@ -302,7 +302,7 @@ TEST_CASE("a refused connection is a retry with the transport's reason", "[clien
   UpstreamClient client({"http://127.0.0.1:" + std::to_string(port) + "/p", "x"}, http, clock);
   auto wo = client.getWorkOrder("wo_1");
   CHECK(wo.outcome == Outcome::retry);
-  CHECK(wo.errorCode == "transport");
+  CHECK(wo.errorCode == "transport_failed");
   CHECK(wo.status == 0);
   CHECK_FALSE(wo.message.empty());
 }

@@ -70,8 +70,8 @@ class OpensslServer {
   std::string port_;
 };
 
-Result<HttpReply> fetch(const TestCert& cert, const std::string& host = "127.0.0.1",
-                        const TlsOptions& options = testTls()) {
+Result<HttpResponse> fetch(const TestCert& cert, const std::string& host = "127.0.0.1",
+                           const TlsOptions& options = testTls()) {
   OpensslServer server(cert);
   REQUIRE(server.listening());
   auto session = sessionTo(server.url(host), options);

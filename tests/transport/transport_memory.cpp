@@ -11,10 +11,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Pipe.h>
 #include <Poco/PipeStream.h>
 #include <Poco/Process.h>
@@ -101,10 +103,19 @@ int main() {
   const long long idle = heapBytes();
   long long open = 0;
   {
-    Poco::Net::HTTPRequest get("GET", "/ping", Poco::Net::HTTPMessage::HTTP_1_1);
-    auto reply = roundTrip(*session, get);
-    if (!reply || reply->body != "pong") {
-      std::cerr << "request failed: " << (reply ? reply->body : reply.error().message) << "\n";
+    // The session alone (no exchange pool around it): what one connection costs.
+    std::string body;
+    try {
+      Poco::Net::HTTPRequest get("GET", "/ping", Poco::Net::HTTPMessage::HTTP_1_1);
+      session->sendRequest(get);
+      Poco::Net::HTTPResponse response;
+      std::istream& in = session->receiveResponse(response);
+      body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const Poco::Exception& e) {
+      body = transportError(e).message;
+    }
+    if (body != "pong") {
+      std::cerr << "request failed: " << body << "\n";
       return 1;
     }
   }

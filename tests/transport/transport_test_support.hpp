@@ -1,15 +1,13 @@
 #pragma once
 // Shared by the transport tests: the certificates (made once per process: key generation is the
-// slow part) and short ways to open a session and make one request.
+// slow part) and short ways to aim the exchange at a server and make one request.
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <memory>
 #include <string>
 
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-
+#include "fieldagent/platform/http_exchange.hpp"
 #include "fieldagent/platform/http_transport.hpp"
 #include "test_pki.hpp"
 
@@ -32,19 +30,25 @@ inline platform::TlsOptions testTls() {
   return options;
 }
 
-inline std::unique_ptr<Poco::Net::HTTPClientSession> sessionTo(const std::string& url,
-                                                               const platform::TlsOptions& options = testTls()) {
+// The one HTTP client path (PocoHttpExchange over the transport's sessions) aimed at one server;
+// `request` takes a path on it. Its pool keeps kept-alive connections as the agent's does.
+struct TestClient {
+  std::string base;  // scheme://host:port
+  std::unique_ptr<platform::PocoHttpExchange> exchange;
+};
+
+inline std::unique_ptr<TestClient> sessionTo(const std::string& url, const platform::TlsOptions& options = testTls()) {
   auto base = platform::parseBaseUrl(url);
   REQUIRE(base.ok());
-  auto session = platform::makeHttpSession(*base, options);
-  REQUIRE(session.ok());
-  return std::move(session).value();
+  return std::make_unique<TestClient>(TestClient{
+      base->toString(), std::make_unique<platform::PocoHttpExchange>(
+                            platform::HttpOptions{},
+                            platform::sessionFactory(std::make_shared<const platform::HttpTransport>(options)))});
 }
 
-inline Result<platform::HttpReply> request(Poco::Net::HTTPClientSession& session, const std::string& method,
-                                           const std::string& path, const std::string& body = {}) {
-  Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
-  return platform::roundTrip(session, req, body);
+inline Result<platform::HttpResponse> request(TestClient& client, const std::string& method, const std::string& path,
+                                              const std::string& body = {}) {
+  return client.exchange->exchange({method, client.base + path, {}, body});
 }
 
 }  // namespace fieldagent::testing

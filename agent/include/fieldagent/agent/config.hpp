@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fieldagent/platform/result.hpp"
+#include "fieldagent/sync/tuning.hpp"
 
 namespace fieldagent::agent {
 
@@ -34,6 +35,10 @@ struct Config {
   std::string logSink = "console";            // console or syslog
   std::uint64_t attachmentQuotaBytes = 2ull << 30;
   std::uint64_t attachmentMaxBytes = 256ull << 20;
+  // The uploader's settings a deployment chooses (sync::UploadSettings; reasons in sync/tuning.hpp).
+  std::uint64_t uploadChunkBytes = sync::tuning::kUploadChunkBytes;
+  bool holdLargeUploadsWhenMetered = false;
+  std::uint64_t largeUploadBytes = sync::tuning::kLargeUploadBytes;
   std::map<std::string, double> laborRates;
   std::string currency = "USD";
   std::chrono::seconds slaRiskMargin{7200};

@@ -11,6 +11,7 @@
 #include <Poco/Net/StreamSocket.h>
 
 #include "fieldagent/platform/result.hpp"
+#include "fieldagent/platform/tuning.hpp"
 
 namespace fieldagent::platform {
 
@@ -27,14 +28,15 @@ struct TlsOptions {
   // prints). Empty: no pinning. Several: any one matches (room for a key rollover).
   std::vector<std::string> pinnedPublicKeys;
 
-  std::chrono::milliseconds connectTimeout{10'000};
+  // The reasons for the defaults are in tuning.hpp.
+  std::chrono::milliseconds connectTimeout = tuning::kConnectTimeout;
   // From the TCP connection to the finished TLS handshake.
-  std::chrono::milliseconds handshakeTimeout{15'000};
+  std::chrono::milliseconds handshakeTimeout = tuning::kHandshakeTimeout;
   // The longest wait for the next bytes of an answer / for room to send the next bytes.
-  std::chrono::milliseconds readTimeout{30'000};
-  std::chrono::milliseconds writeTimeout{30'000};
+  std::chrono::milliseconds readTimeout = tuning::kReadTimeout;
+  std::chrono::milliseconds writeTimeout = tuning::kWriteTimeout;
   // A kept-alive connection idle longer than this is not reused (servers drop idle ones).
-  std::chrono::milliseconds keepAliveIdle{20'000};
+  std::chrono::milliseconds keepAliveIdle = tuning::kKeepAliveIdle;
   // http:// to a host other than loopback sends tokens in clear; refused unless set.
   bool allowPlainHttpBeyondLoopback = false;
 };
@@ -58,7 +60,7 @@ const char* tlsFailureName(TlsFailure failure);  // "untrusted", "expired", ...
 bool isVerificationFailure(TlsFailure failure);
 
 // Thrown by the TLS socket under Poco's classes; a Poco::Net::NetException so Poco's streams and
-// sessions treat it as a network error. Convert with transportError() (http_transport.hpp).
+// sessions treat it as a network error. Convert with transportError() (http_exchange.hpp).
 class TlsException : public Poco::Net::NetException {
  public:
   TlsException(TlsFailure failure, const std::string& message);

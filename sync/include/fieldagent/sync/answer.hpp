@@ -17,19 +17,29 @@ enum class Outcome {
   reauth,    // 401: establish a new session once, then repeat
   conflict,  // 409 / 412: the resolver decides
   rejected,  // any other 4xx: permanent for this request; park it with the server's message
+  // No answer, and none will come until something changes: the certificate is not trusted,
+  // expired or not valid yet, names another host, or its key is not pinned; no common TLS
+  // version; the URL or the TLS configuration is unusable; the answer is over the size cap.
+  // Nothing is wrong with the request itself (never parked): it waits on the slow schedule
+  // (tuning::kBlockedRetry) or until connectivity changes or someone asks for a sync.
+  blocked,
 };
 
 const char* toString(Outcome outcome);
 
-// The outcome for an HTTP status (transport failures are `retry` without a status).
+// The outcome for an HTTP status.
 Outcome classifyStatus(int status);
+// The outcome of a request that got no answer, from the exchange's error code
+// (platform::transportError()): `blocked` for the permanent codes, `retry` for the rest.
+Outcome classifyTransportFailure(const std::string& errorCode);
 
 template <class T>
 struct Answer {
   Outcome outcome = Outcome::retry;
   int status = 0;              // 0 when the request never got an answer
   std::optional<T> value;      // set when outcome == ok
-  std::string errorCode;       // the contract's "error", or "transport", "bad_answer", ...
+  std::string errorCode;       // the contract's "error", a transport code ("transport_failed",
+                               // "tls_untrusted", ...: platform::transportError()), "bad_answer", ...
   std::string message;         // for a person: the server's message or what went wrong
   nlohmann::json details;      // the contract's "details" (e.g. current work order on 409/412)
   std::optional<std::chrono::seconds> retryAfter;

@@ -11,6 +11,7 @@
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/storage/store.hpp"
 #include "fieldagent/sync/session.hpp"
+#include "fieldagent/sync/tuning.hpp"
 #include "fieldagent/sync/upstream_client.hpp"
 
 namespace fieldagent::sync {
@@ -31,7 +32,7 @@ struct PullOptions {
   bool fetchDetails = true;
   // How often a window is read again when its total moved during paging, before giving up
   // for this round (the next round starts from the same watermark).
-  int maxWindowRereads = 3;
+  int maxWindowRereads = tuning::kMaxWindowRereads;
 };
 
 class Puller {
@@ -40,8 +41,9 @@ class Puller {
          PullOptions options = {});
 
   // One pull: prime when there is no checkpoint, else a delta. Errors carry the failing call's
-  // error code ("transport", "unauthorized", "bad_answer", "unstable_window", ...) and say which
-  // call failed; nothing already stored is lost and the watermark stays where it was.
+  // error code (a transport code such as "transport_failed" or "tls_untrusted" — see
+  // classifyTransportFailure() for which are permanent —, "unauthorized", "bad_answer",
+  // "unstable_window", ...) and say which call failed; nothing already stored is lost and the watermark stays where it was.
   Result<PullReport> pull();
 
  private:

@@ -15,20 +15,21 @@
 #include "fieldagent/storage/store.hpp"
 #include "fieldagent/sync/answer.hpp"
 #include "fieldagent/sync/session.hpp"
+#include "fieldagent/sync/tuning.hpp"
 #include "fieldagent/sync/upstream_client.hpp"
 
 namespace fieldagent::sync {
 
 struct PushOptions {
-  int lanes = 4;            // work orders pushed at the same time
-  int readyBatch = 64;      // operations asked of the store per look
-  int maxReapplies = 2;     // status re-applied on a new version within one attempt
+  int lanes = tuning::kPushLanes;                // work orders pushed at the same time
+  int readyBatch = tuning::kPushReadyBatch;      // operations asked of the store per look
+  int maxReapplies = tuning::kMaxReapplies;      // status re-applied on a new version within one attempt
 };
 
 struct PushReport {
   int sent = 0;
   int done = 0;
-  int retried = 0;
+  int retried = 0;         // also those blocked (Outcome::blocked): they wait on the slow schedule
   int rejected = 0;
   int conflicts = 0;       // conflict records left open for a person
   int reapplied = 0;       // status moves re-applied on the server's newer version

@@ -56,7 +56,8 @@ class SessionManager final : public TokenSource {
   // Signs in with the stored credentials. Errors: "no_credentials", "mfa_pending" (a code was
   // sent; answer it with answerChallenge), "mfa_required" (the tenant wants MFA the settings do
   // not provide), "invalid_credentials", "invalid_mfa_code", "bad_totp_secret", "unreachable"
-  // (transport or 5xx: try again later).
+  // (transport or 5xx: try again later), or a permanent transport code ("tls_untrusted",
+  // "tls_expired", ...: Outcome::blocked; the state stays and status().lastError says why).
   Result<void> signIn();
   // Answers a pending SMS/email challenge. Errors: "no_challenge", "invalid_mfa_code", ...
   Result<void> answerChallenge(const std::string& code);

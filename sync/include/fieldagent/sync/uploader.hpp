@@ -4,7 +4,6 @@
 //   in memory) and recorded with their attachment_upload outbox operation;
 // - upload: the pusher's handler for attachment_upload: slot request, tus in checksummed chunks
 //   resumed from the server's offset after any interruption, fresh signed URLs, complete;
-// - downloads verified against their SHA-256 before anyone uses them;
 // - retention: the local copy of a confirmed upload removed once its time is up.
 #include <chrono>
 #include <cstddef>
@@ -21,13 +20,14 @@
 #include "fieldagent/storage/store.hpp"
 #include "fieldagent/sync/capture.hpp"
 #include "fieldagent/sync/pusher.hpp"
+#include "fieldagent/sync/tuning.hpp"
 #include "fieldagent/sync/upstream_client.hpp"
 
 namespace fieldagent::sync {
 
 struct CaptureLimits {
-  std::uint64_t maxBytes = 64ull << 20;  // one photo, signature or document
-  std::size_t readBytes = 64u << 10;     // what is asked of readMore at a time
+  std::uint64_t maxBytes = tuning::kMaxAttachmentBytes;  // one photo, signature or document
+  std::size_t readBytes = tuning::kCaptureReadBytes;     // what is asked of readMore at a time
 };
 
 // Streams an attachment from `readMore` (returns the bytes it put in the buffer, 0 at the end,
@@ -39,22 +39,22 @@ Result<Captured> captureAttachment(storage::Store& store, Capture& capture, cons
                                    const std::function<Result<std::size_t>(char*, std::size_t)>& readMore,
                                    const CaptureLimits& limits = {});
 
+// The defaults' reasons are in tuning.hpp. The agent's config sets chunkBytes,
+// holdLargeUploadsWhenMetered and largeUploadBytes (uploads.* in docs/configuration.md).
 struct UploadSettings {
-  // Largest PATCH body; the slot's maxChunkBytes lowers it further. A cut costs at most one
-  // chunk (a checksummed chunk cut short is dropped whole by the server), so this bounds the
-  // bytes a flaky link wastes.
-  std::size_t chunkBytes = 1u << 20;
+  // Largest PATCH body; the slot's maxChunkBytes lowers it further.
+  std::size_t chunkBytes = tuning::kUploadChunkBytes;
   bool sendChecksum = true;  // Upload-Checksum: sha256 on every PATCH
   // Bandwidth policy: uploads larger than largeUploadBytes wait while the link is metered or
   // down; JSON operations keep flowing.
   bool holdLargeUploadsWhenMetered = false;
-  std::uint64_t largeUploadBytes = 2u << 20;
+  std::uint64_t largeUploadBytes = tuning::kLargeUploadBytes;
   // A signed URL this close to its expiry is renewed before use.
-  std::chrono::seconds urlRenewMargin{30};
+  std::chrono::seconds urlRenewMargin = tuning::kUploadUrlRenewMargin;
   // How long the local copy of a confirmed upload stays on the device.
-  std::chrono::seconds retention{std::chrono::hours{24 * 7}};
+  std::chrono::seconds retention = tuning::kUploadRetention;
   // Chunks in a row answered 460 before the send is given back to the pusher's back-off.
-  int chunkChecksumRetries = 2;
+  int chunkChecksumRetries = tuning::kChunkChecksumRetries;
 };
 
 // What one tus pass came to: the server's offset, or the answer that stopped it.
@@ -69,11 +69,6 @@ struct TusProgress {
 TusProgress tusSend(UpstreamClient& client, const storage::AttachmentReader& reader, const std::string& url,
                     std::size_t chunkBytes, bool sendChecksum, int chunkChecksumRetries,
                     const std::function<void(std::uint64_t)>& onProgress);
-
-struct VerifiedDownload {
-  std::string bytes;
-  std::string sha256;  // hex, as listed and as computed
-};
 
 class Uploader {
  public:
@@ -93,11 +88,6 @@ class Uploader {
   // Removes the local copy of every confirmed upload whose retention is over at `now`; never
   // an unconfirmed one. Returns how many were removed.
   Result<int> sweepRetention(platform::WallTime now);
-
-  // Fetches an attachment as upstream lists it ({"downloadUrl","sha256","sizeBytes",...}) and
-  // hands the bytes over only when their SHA-256 matches. Errors: "checksum_mismatch",
-  // "size_mismatch", "invalid" (no downloadUrl/sha256), "download_failed" (the upstream answer).
-  Result<VerifiedDownload> download(const nlohmann::json& listed);
 
  private:
   struct Slot {

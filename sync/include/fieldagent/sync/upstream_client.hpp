@@ -2,8 +2,17 @@
 // Typed calls to the upstream contract (shared/contract/upstream-api.md). Every call returns
 // an Answer: classified, with the server's error and message, Retry-After and ETag. Bodies are
 // checked before they are trusted: a malformed answer is `retry` with errorCode "bad_answer"
-// and a message that says what was wrong, never a crash.
+// and a message that says what was wrong, never a crash. A request that got no answer has the
+// exchange's transport code (platform::transportError()) and is `retry` when that is transient,
+// `blocked` when it is permanent (certificate, pin, name, TLS version, URL, TLS configuration).
+//
+// After a TLS failure that blocks an origin (the server cannot be trusted as configured) the
+// client sends nothing more to that origin for tuning::kBlockedRetry: every call answers
+// `blocked` at once with the same code, so neither the sign-in, the pull, the push nor an upload
+// makes a handshake that is known to fail. retryNow() lifts that (connectivity changed, a sync or
+// new credentials were asked for).
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -108,7 +117,6 @@ class UpstreamClient {
   Answer<long long> tusOffset(const std::string& uploadUrl);
   Answer<long long> tusPatch(const std::string& uploadUrl, long long offset, const std::string& chunk,
                              bool sendChecksum);
-  Answer<std::string> download(const std::string& url);
 
   // Reference data: GET <path>?<query> as a page whose items must carry `idField`.
   Answer<Page> listResource(const std::string& path, const std::vector<std::pair<std::string, std::string>>& query,
@@ -118,8 +126,13 @@ class UpstreamClient {
   // The server's clock offset seen on the last answer with a Date header (server - local).
   std::optional<std::chrono::seconds> serverClockOffset() const;
 
+  // The next call to a blocked origin is sent again (see above).
+  void retryNow();
+
  private:
   enum class Auth { none, basic, bearer };
+  // http_.exchange() behind the blocks, noting the server's Date.
+  Result<platform::HttpResponse> exchange(const platform::HttpRequest& request);
   Result<platform::HttpResponse> send(const std::string& method, const std::string& url, Auth auth,
                                                 const std::string& body, platform::HttpHeaders headers);
   template <class T, class Decode>
@@ -134,6 +147,11 @@ class UpstreamClient {
   TokenSource* tokens_ = nullptr;
   mutable std::mutex mutex_;
   std::optional<std::chrono::seconds> clockOffset_;
+  struct Block {
+    platform::MonoTime until;
+    Error cause;
+  };
+  std::map<std::string, Block> blocked_;  // by origin ("https://host:443")
 };
 
 // Percent-encodes a query component.
