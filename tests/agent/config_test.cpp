@@ -54,3 +54,25 @@ TEST_CASE("config: each kind of mistake names the key", "[agent][config]") {
   REQUIRE_FALSE(missing.ok());
   CHECK_THAT(missing.error().message, Catch::Contains("/nonexistent/config.json: cannot read"));
 }
+
+TEST_CASE("config: the uploader's settings a deployment chooses", "[agent][config]") {
+  auto defaults = agent::loadConfig({}, {});
+  REQUIRE(defaults.ok());
+  CHECK(defaults->uploadChunkBytes == sync::tuning::kUploadChunkBytes);
+  CHECK_FALSE(defaults->holdLargeUploadsWhenMetered);
+  CHECK(defaults->largeUploadBytes == sync::tuning::kLargeUploadBytes);
+
+  TempDir dir;
+  auto file = dir / "config.json";
+  std::ofstream(file) << R"({"uploads":{"chunkBytes":262144,"holdLargeWhenMetered":true}})";
+  auto r = agent::loadConfig(file, {{"FIELDAGENT_UPLOADS_LARGEUPLOADBYTES", "500000"}});
+  REQUIRE(r.ok());
+  CHECK(r->uploadChunkBytes == 262144);
+  CHECK(r->holdLargeUploadsWhenMetered);
+  CHECK(r->largeUploadBytes == 500000);
+  CHECK(r->toJson(true)["uploads"]["holdLargeWhenMetered"] == true);
+
+  CHECK_THAT(errorFor(R"({"uploads":{"chunkBytes":100}})"), Catch::Contains("uploads.chunkBytes: 100 is out of range"));
+  CHECK_THAT(errorFor(R"({"uploads":{"holdLargeWhenMetered":"yes"}})"),
+             Catch::Contains("uploads.holdLargeWhenMetered: must be true or false"));
+}

@@ -40,6 +40,21 @@ TEST_CASE("answers are classified as the design says", "[answer]") {
   CHECK(classifyStatus(302) == Outcome::retry);  // a captive portal, not an answer
 }
 
+TEST_CASE("transport failures are retry when transient, blocked when permanent", "[answer]") {
+  for (const char* code : {"transport_timeout", "transport_failed", "tls_handshake", "tls_handshake_timeout",
+                           "transport", "waiting"}) {
+    INFO(code);
+    CHECK(classifyTransportFailure(code) == Outcome::retry);
+  }
+  for (const char* code : {"tls_untrusted", "tls_expired", "tls_not_yet_valid", "tls_hostname_mismatch",
+                           "tls_pin_mismatch", "tls_bad_certificate", "tls_protocol", "bad_url", "insecure_url",
+                           "tls_config", "response_too_large", "internal"}) {
+    INFO(code);
+    CHECK(classifyTransportFailure(code) == Outcome::blocked);
+  }
+  CHECK(std::string(toString(Outcome::blocked)) == "blocked");
+}
+
 TEST_CASE("Retry-After in seconds or as an HTTP date, capped", "[answer]") {
   platform::WallTime now{};
   REQUIRE(platform::parseIso8601("2026-01-21T13:00:00Z", now));

@@ -7,6 +7,7 @@
 #include "fieldagent/sync/capture.hpp"
 #include "fieldagent/sync/conflicts.hpp"
 #include "fieldagent/sync/pusher.hpp"
+#include "fieldagent/sync/tuning.hpp"
 #include "sync_fixture.hpp"
 
 using namespace fieldagent;
@@ -266,4 +267,45 @@ TEST_CASE("a rejected operation blocks neither other work orders nor its own ind
   q.drainAll();
   CHECK(f.store->outbox().operation(rejected[0].id).value().state == storage::OpState::done);
   CHECK(q.upstreamConsumptions(bad) == 1);
+}
+
+TEST_CASE("a refused certificate is not a rejection: operations wait on the slow schedule, then go", "[pusher]") {
+  SyncFixture f({"--seed", "61"});
+  Queue q(f);
+  auto list = q.mine({"scheduled"}, 1);
+  REQUIRE(list.size() == 1);
+  const std::string id = list[0].workOrderId;
+  REQUIRE(q.capture.moveStatus(id, {{"status", "en_route"}}).ok());
+
+  int refused = 0;
+  f.http.refuse = [&](const platform::HttpRequest&) -> std::optional<Error> {
+    ++refused;
+    return makeError("tls_pin_mismatch", "TLS handshake with upstream failed: the server's public key is not pinned");
+  };
+  auto report = q.pusher.drain();
+  REQUIRE(report.ok());
+  CHECK(report->retried == 1);
+  CHECK(report->rejected == 0);
+  CHECK(refused == 1);
+  auto ops = f.store->listOperations({storage::OpState::pending, id, 0, 10}).value();
+  REQUIRE(ops.size() == 1);
+  CHECK(ops[0].attempts == 1);
+  CHECK_THAT(ops[0].lastError, Catch::StartsWith("tls_pin_mismatch: "));
+  // The slow schedule, not the transient back-off (1 s doubling) and without jitter.
+  CHECK(ops[0].nextAttemptAt >= f.clock.now() + tuning::kBlockedRetry - 1s);
+  CHECK(ops[0].nextAttemptAt <= f.clock.now() + tuning::kBlockedRetry + 1s);
+
+  // Due again just before the slow schedule says (a person asked for a sync without lifting the
+  // block): the client does not even try the handshake.
+  REQUIRE(f.store->markRetryLater(ops[0].id, f.clock.now(), ops[0].lastError).ok());
+  REQUIRE(q.pusher.drain().ok());
+  CHECK(refused == 1);
+  CHECK(f.store->operation(ops[0].id).value().state == storage::OpState::pending);
+
+  // The pin is fixed; on the slow schedule the operation goes through, exactly once.
+  f.http.refuse = nullptr;
+  f.clock.advance(tuning::kBlockedRetry + 1s);
+  REQUIRE(q.pusher.drain().ok());
+  CHECK(f.store->operation(ops[0].id).value().state == storage::OpState::done);
+  CHECK(q.upstream(id)["status"] == "en_route");
 }

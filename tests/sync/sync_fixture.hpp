@@ -4,6 +4,7 @@
 // real time (the simulator keeps real time unless told otherwise).
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/platform/crypto.hpp"
@@ -25,9 +26,14 @@ class HookedExchange final : public platform::HttpExchange {
  public:
   Result<platform::HttpResponse> exchange(const platform::HttpRequest& request) override {
     if (before) before(request);
+    if (refuse) {
+      if (auto error = refuse(request)) return *error;
+    }
     return inner.exchange(request);
   }
   std::function<void(const platform::HttpRequest&)> before;
+  // Set: the failure the transport reports instead of sending (a refused certificate, ...).
+  std::function<std::optional<Error>(const platform::HttpRequest&)> refuse;
   platform::PocoHttpExchange inner;
 };
 

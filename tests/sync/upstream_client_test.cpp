@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "fieldagent/platform/encoding.hpp"
+#include "fieldagent/sync/tuning.hpp"
 #include "fieldagent/sync/upstream_client.hpp"
 #include "scripted_server.hpp"
 
@@ -317,4 +318,68 @@ TEST_CASE("an answer larger than the limit is refused, not buffered", "[client]"
   CHECK(r.error().code == "response_too_large");
   CHECK(platform::PocoHttpExchange().exchange({"GET", "ftp://x/y", {}, ""}).error().code == "bad_url");
   CHECK(platform::PocoHttpExchange().exchange({"GET", "https://127.0.0.1:1/y", {}, ""}).error().code == "bad_url");
+}
+
+namespace {
+// An exchange whose transport fails every request with `code`, counting what would have gone out.
+class RefusingExchange final : public platform::HttpExchange {
+ public:
+  explicit RefusingExchange(std::string code) : code_(std::move(code)) {}
+  Result<platform::HttpResponse> exchange(const platform::HttpRequest& request) override {
+    urls.push_back(request.url);
+    return makeError(code_, "TLS handshake with api.example.com failed: refused");
+  }
+  std::vector<std::string> urls;
+
+ private:
+  std::string code_;
+};
+}  // namespace
+
+TEST_CASE("a refused certificate blocks its origin on the slow schedule until retryNow()", "[client]") {
+  RefusingExchange http("tls_untrusted");
+  platform::FakeClock clock;
+  UpstreamClient client({"https://api.example.com/integrations/int_1", "x"}, http, clock);
+
+  auto first = client.getWorkOrder("wo_1");
+  CHECK(first.outcome == Outcome::blocked);
+  CHECK(first.errorCode == "tls_untrusted");
+  CHECK(first.status == 0);
+  REQUIRE(http.urls.size() == 1);
+
+  // Every call to that origin now answers at once, with the same code, sending nothing...
+  auto second = client.listWorkOrders({});
+  CHECK(second.outcome == Outcome::blocked);
+  CHECK(second.errorCode == "tls_untrusted");
+  CHECK_THAT(second.message, Catch::StartsWith("not sent: "));
+  CHECK(http.urls.size() == 1);
+  // ...but another origin (a signed upload URL's host) is asked.
+  CHECK(client.tusOffset("https://uploads.example.com/files/f1?sig=1").outcome == Outcome::blocked);
+  CHECK(http.urls.size() == 2);
+
+  // On the slow schedule the origin is tried again; before it, not.
+  clock.advance(tuning::kBlockedRetry - std::chrono::seconds{1});
+  (void)client.getWorkOrder("wo_1");
+  CHECK(http.urls.size() == 2);
+  clock.advance(std::chrono::seconds{1});
+  (void)client.getWorkOrder("wo_1");
+  CHECK(http.urls.size() == 3);
+
+  // Connectivity changed, or a sync was asked for: at once.
+  client.retryNow();
+  (void)client.getWorkOrder("wo_1");
+  CHECK(http.urls.size() == 4);
+}
+
+TEST_CASE("transient transport failures and bad URLs do not block an origin", "[client]") {
+  for (const char* code : {"transport_timeout", "transport_failed", "tls_handshake", "bad_url", "response_too_large"}) {
+    INFO(code);
+    RefusingExchange http(code);
+    platform::FakeClock clock;
+    UpstreamClient client({"https://api.example.com/p", "x"}, http, clock);
+    auto first = client.getWorkOrder("wo_1");
+    CHECK(first.outcome == classifyTransportFailure(code));
+    (void)client.getWorkOrder("wo_1");
+    CHECK(http.urls.size() == 2);
+  }
 }
