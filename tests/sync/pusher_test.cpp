@@ -287,7 +287,7 @@ TEST_CASE("a refused certificate is not a rejection: operations wait on the slow
   CHECK(report->retried == 1);
   CHECK(report->rejected == 0);
   CHECK(refused == 1);
-  auto ops = f.store->listOperations({storage::OpState::pending, id, 0, 10}).value();
+  auto ops = f.store->outbox().listOperations({storage::OpState::pending, id, 0, 10}).value();
   REQUIRE(ops.size() == 1);
   CHECK(ops[0].attempts == 1);
   CHECK_THAT(ops[0].lastError, Catch::StartsWith("tls_pin_mismatch: "));
@@ -297,15 +297,15 @@ TEST_CASE("a refused certificate is not a rejection: operations wait on the slow
 
   // Due again just before the slow schedule says (a person asked for a sync without lifting the
   // block): the client does not even try the handshake.
-  REQUIRE(f.store->markRetryLater(ops[0].id, f.clock.now(), ops[0].lastError).ok());
+  REQUIRE(f.store->outbox().markRetryLater(ops[0].id, f.clock.now(), ops[0].lastError).ok());
   REQUIRE(q.pusher.drain().ok());
   CHECK(refused == 1);
-  CHECK(f.store->operation(ops[0].id).value().state == storage::OpState::pending);
+  CHECK(f.store->outbox().operation(ops[0].id).value().state == storage::OpState::pending);
 
   // The pin is fixed; on the slow schedule the operation goes through, exactly once.
   f.http.refuse = nullptr;
   f.clock.advance(tuning::kBlockedRetry + 1s);
   REQUIRE(q.pusher.drain().ok());
-  CHECK(f.store->operation(ops[0].id).value().state == storage::OpState::done);
+  CHECK(f.store->outbox().operation(ops[0].id).value().state == storage::OpState::done);
   CHECK(q.upstream(id)["status"] == "en_route");
 }
