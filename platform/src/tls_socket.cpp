@@ -120,12 +120,16 @@ class TlsSocketImpl final : public Poco::Net::StreamSocketImpl {
     }
   }
 
+  // Refused on purpose, not left to do: what SocketImpl would do here bypasses the TLS session.
+  // A non-blocking connect would return before the handshake, so the first write would go out
+  // in the clear; a client socket accepts nothing. (Poco's own SecureStreamSocketImpl refuses
+  // accept the same way.) HTTPClientSession only ever calls connect(address, timeout).
   void connectNB(const Poco::Net::SocketAddress&) override {
-    throw Poco::NotImplementedException("a TLS socket connects blocking: the handshake follows the connect");
+    throw Poco::InvalidAccessException("a TLS socket connects blocking: the handshake follows the connect");
   }
 
   Poco::Net::SocketImpl* acceptConnection(Poco::Net::SocketAddress&) override {
-    throw Poco::NotImplementedException("the TLS socket is a client socket");
+    throw Poco::InvalidAccessException("the TLS socket is a client socket");
   }
 
   void close() override {
@@ -215,7 +219,8 @@ class TlsSocketImpl final : public Poco::Net::StreamSocketImpl {
     return n;
   }
 
-  void sendUrgent(unsigned char) override { throw Poco::NotImplementedException("out-of-band data would bypass TLS"); }
+  // Refused on purpose: TCP urgent data travels outside the TLS records, unencrypted.
+  void sendUrgent(unsigned char) override { throw Poco::InvalidAccessException("out-of-band data would bypass TLS"); }
 
   // Bytes already decrypted and waiting in mbedTLS; the kernel's count is of ciphertext.
   int available() override {

@@ -151,6 +151,15 @@ TEST_CASE("unusable trust settings are refused when the transport is made", "[tr
   CHECK(https.error().code == "tls_config");
 }
 
+TEST_CASE("a TLS socket refuses what would send bytes outside the TLS session", "[transport][tls]") {
+  auto context = TlsClientContext::create(TlsOptions{});
+  REQUIRE(context.ok());
+  Poco::Net::StreamSocket socket = makeTlsSocket(std::move(context).value(), "api.example.com");
+  // A non-blocking connect would return before the handshake; urgent data is never encrypted.
+  CHECK_THROWS_AS(socket.connectNB(Poco::Net::SocketAddress("127.0.0.1", 9)), Poco::InvalidAccessException);
+  CHECK_THROWS_AS(socket.sendUrgent(1), Poco::InvalidAccessException);
+}
+
 TEST_CASE("transport failures are classified as transient or permanent", "[transport][classify]") {
   const auto classify = [](const Poco::Exception& e) {
     const Error error = transportError(e);
