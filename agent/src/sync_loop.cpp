@@ -136,6 +136,28 @@ void SyncLoop::ensureSession() {
   }
 }
 
+void LastAttempt::succeeded(platform::WallTime when) {
+  at = when;
+  outcome = "ok";
+  error.clear();
+}
+
+void LastAttempt::failed(platform::WallTime when, const Error& e) {
+  at = when;
+  outcome = e.code + ": " + e.message;
+  error = e.code;
+}
+
+json LastAttempt::toJson() const {
+  return {{"at", at ? json(platform::formatIso8601(*at)) : json(nullptr)},
+          {"outcome", outcome},
+          {"error", error.empty() ? json(nullptr) : json(error)}};
+}
+
+void SyncLoop::publishFailed(const char* phase, const Error& e) {
+  parts_.events.publish("sync", {{"phase", phase}, {"error", e.code}, {"message", e.message}});
+}
+
 void SyncLoop::pullIfDue() {
   const auto now = parts_.clock.monotonic();
   {
@@ -148,10 +170,8 @@ void SyncLoop::pullIfDue() {
   parts_.progress.begin("");
   ++parts_.metrics.pulls;
   std::lock_guard lock(stateMutex_);
-  lastPullAt_ = parts_.clock.now();
   if (report) {
-    lastPullOutcome_ = "ok";
-    lastPullError_.clear();
+    lastPull_.succeeded(parts_.clock.now());
     roundPull_ = "ok";
     pullFailures_ = 0;
     nextPull_ = now + settings_.pullInterval;
@@ -162,16 +182,15 @@ void SyncLoop::pullIfDue() {
                              {"referenceDocuments", report->referenceDocuments}});
   } else {
     ++parts_.metrics.pullFailures;
-    lastPullOutcome_ = report.error().code + ": " + report.error().message;
-    lastPullError_ = report.error().code;
-    roundPull_ = lastPullOutcome_;
+    lastPull_.failed(parts_.clock.now(), report.error());
+    roundPull_ = lastPull_.outcome;
     const auto transient = pullRetryDelay(++pullFailures_);
     // A permanent failure (certificate, pin, TLS version) waits on the slow schedule instead,
     // counted from now: the client holds the origin blocked that long from the failure on.
     nextPull_ = sync::classifyTransportFailure(report.error().code) == sync::Outcome::blocked
                     ? parts_.clock.monotonic() + sync::tuning::kBlockedRetry
                     : now + transient;
-    parts_.events.publish("sync", {{"phase", "pull_failed"}, {"error", report.error().code}, {"message", report.error().message}});
+    publishFailed("pull_failed", report.error());
   }
 }
 
@@ -220,14 +239,12 @@ void SyncLoop::push() {
   parts_.progress.begin("");
   ++parts_.metrics.drains;
   std::lock_guard lock(stateMutex_);
-  lastPushAt_ = parts_.clock.now();
   if (report) {
     parts_.metrics.opsDone += static_cast<std::uint64_t>(report->done);
     parts_.metrics.opsRetried += static_cast<std::uint64_t>(report->retried);
     parts_.metrics.opsRejected += static_cast<std::uint64_t>(report->rejected);
     parts_.metrics.opsConflicts += static_cast<std::uint64_t>(report->conflicts);
-    lastPushOutcome_ = "ok";
-    lastPushError_.clear();
+    lastPush_.succeeded(parts_.clock.now());
     roundPush_ = report->retried > 0 ? "retry: " + std::to_string(report->retried) + " operations wait for another attempt"
                                      : "ok";
     parts_.events.publish("sync", {{"phase", "push_done"},
@@ -237,10 +254,9 @@ void SyncLoop::push() {
                              {"rejected", report->rejected},
                              {"conflicts", report->conflicts}});
   } else {
-    lastPushOutcome_ = report.error().code + ": " + report.error().message;
-    lastPushError_ = report.error().code;
-    roundPush_ = lastPushOutcome_;
-    parts_.events.publish("sync", {{"phase", "push_failed"}, {"error", report.error().code}, {"message", report.error().message}});
+    lastPush_.failed(parts_.clock.now(), report.error());
+    roundPush_ = lastPush_.outcome;
+    publishFailed("push_failed", report.error());
   }
 }
 
@@ -333,9 +349,9 @@ void SyncLoop::runRound() {
   announceParked();
   if (requested) roundDone(serving, true);
   std::lock_guard lock(stateMutex_);
-  storage::SyncRun run{parts_.clock.now(), parts_.clock.now(), lastPushOutcome_.empty() ? lastPullOutcome_ : lastPushOutcome_,
-                       "pull: " + lastPullOutcome_ + "; push: " + lastPushOutcome_};
-  if (!lastPullOutcome_.empty()) (void)parts_.store.syncState().recordSyncRun(run);
+  storage::SyncRun run{parts_.clock.now(), parts_.clock.now(), lastPush_.outcome.empty() ? lastPull_.outcome : lastPush_.outcome,
+                       "pull: " + lastPull_.outcome + "; push: " + lastPush_.outcome};
+  if (!lastPull_.outcome.empty()) (void)parts_.store.syncState().recordSyncRun(run);
 }
 
 // Tells whoever asked for the round (fieldagent sync, an app) how it went.
@@ -365,12 +381,8 @@ void SyncLoop::roundDone(std::uint64_t served, bool online) {
 json SyncLoop::status() {
   json out = {{"sync", {{"requested", syncRequests_.load()}, {"served", syncServed_.load()}}}};
   std::lock_guard lock(stateMutex_);
-  out["lastPull"] = {{"at", lastPullAt_ ? json(platform::formatIso8601(*lastPullAt_)) : json(nullptr)},
-                     {"outcome", lastPullOutcome_},
-                     {"error", lastPullError_.empty() ? json(nullptr) : json(lastPullError_)}};
-  out["lastPush"] = {{"at", lastPushAt_ ? json(platform::formatIso8601(*lastPushAt_)) : json(nullptr)},
-                     {"outcome", lastPushOutcome_},
-                     {"error", lastPushError_.empty() ? json(nullptr) : json(lastPushError_)}};
+  out["lastPull"] = lastPull_.toJson();
+  out["lastPush"] = lastPush_.toJson();
   return out;
 }
 

@@ -29,6 +29,17 @@
 
 namespace fieldagent::agent {
 
+// The last pull or push as GET /agent/status shows it: when, and how it ended.
+struct LastAttempt {
+  std::optional<platform::WallTime> at;
+  std::string outcome;  // "ok" or "<code>: <message>"; "" before the first attempt
+  std::string error;    // the failure's code alone; "" after a success
+
+  void succeeded(platform::WallTime when);
+  void failed(platform::WallTime when, const Error& e);
+  nlohmann::json toJson() const;
+};
+
 struct SyncLoopSettings {
   std::chrono::seconds pullInterval{300};
   std::chrono::seconds pushInterval{60};
@@ -80,6 +91,7 @@ class SyncLoop {
   platform::MonoTime nextDeadline();
   platform::MonoTime toMono(platform::WallTime t) const;
   void ensureSession();
+  void publishFailed(const char* phase, const Error& e);  // a "sync" event: pull_failed, push_failed
   void pullIfDue();
   std::chrono::milliseconds pullRetryDelay(int failures);
   void push();
@@ -104,9 +116,7 @@ class SyncLoop {
   std::mutex stateMutex_;  // what status() reports, written by the loop
   std::optional<platform::MonoTime> nextPull_;
   int pullFailures_ = 0;  // failed pulls in a row: the retry backs off with them
-  std::optional<platform::WallTime> lastPullAt_, lastPushAt_;
-  std::string lastPullOutcome_, lastPushOutcome_;
-  std::string lastPullError_, lastPushError_;  // the failure's code; empty after success
+  LastAttempt lastPull_, lastPush_;
   std::string roundPull_, roundPush_;  // this round's outcomes ("" when it did not pull / push)
   platform::MonoTime nextSlaCheck_{};
   std::set<std::string> slaAnnounced_;

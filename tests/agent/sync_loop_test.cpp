@@ -14,6 +14,7 @@
 #include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/platform/http_exchange.hpp"
 #include "sim_process.hpp"
+#include "loop_step.hpp"
 #include "temp_dir.hpp"
 
 using namespace fieldagent;
@@ -89,14 +90,9 @@ struct LoopRig {
     if (agent) agent->stop();
   }
 
-  // Does `action` (which must wake the loop) on a parked loop and waits until the loop has
-  // reacted and parked on the clock again.
   template <class F>
   void step(F action) {
-    clock.awaitWaiters(1);
-    const auto before = clock.waitsStarted();
-    action();
-    clock.awaitWaitsStarted(before + 1);
+    stepLoop(clock, action);
   }
 
   std::vector<std::string> scheduled(int n) {

@@ -18,6 +18,7 @@
 #include "fieldagent/storage/secrets.hpp"
 #include "fieldagent/sync/session.hpp"
 #include "fieldagent/sync/tuning.hpp"
+#include "loop_step.hpp"
 #include "temp_dir.hpp"
 #include "tls_test_server.hpp"
 #include "transport_test_support.hpp"
@@ -72,14 +73,9 @@ struct TlsRig {
     if (agent) agent->stop();
   }
 
-  // Does `action` (which must wake the loop) on a parked loop and waits until the loop has
-  // reacted and parked on the clock again.
   template <class F>
   void step(F action) {
-    clock.awaitWaiters(1);
-    const auto before = clock.waitsStarted();
-    action();
-    clock.awaitWaitsStarted(before + 1);
+    stepLoop(clock, action);
   }
 };
 

@@ -11,10 +11,13 @@ struct WorkOrderHandlers {
   static Reply list(Request& r);
   static Reply get(Request& r);
   static Reply invoice(Request& r);
-  static Reply moveStatus(Request& r);
-  static Reply assign(Request& r);
-  static Reply recordConsumption(Request& r);
-  static Reply addNote(Request& r);
+  // A write on work order {id}: the JSON body goes to the Capture call named (moveStatus,
+  // assign, recordConsumption, addNote), which validates and records it.
+  template <Result<sync::Captured> (sync::Capture::*write)(const std::string&, const nlohmann::json&)>
+  static Reply capture(Request& r) {
+    const std::string& id = r.param("id");
+    return r.jsonWrite([&](const nlohmann::json& b) { return (r.context().capture.*write)(id, b); });
+  }
   static Reply answerChecklist(Request& r);
   // What the table does not serve under /work-orders, with the answers apps have seen so far.
   static Reply listNotServed(Request& r);      // 405: another method on the list

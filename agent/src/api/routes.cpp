@@ -10,6 +10,7 @@ using storage::ReferenceKind;
 // Tried top to bottom: the first route whose method and pattern match handles the request.
 const std::vector<Route>& routes() {
   using R = ReferenceHandlers;
+  using W = WorkOrderHandlers;
   static const std::vector<Route> table = {
       {"GET", "/health", &AgentHandlers::health},
       {"GET", "/metrics", &AgentHandlers::metrics},
@@ -19,10 +20,10 @@ const std::vector<Route>& routes() {
       {"GET", "/work-orders/{id}", &WorkOrderHandlers::get},
       {"GET", "/work-orders/{id}/invoice", &WorkOrderHandlers::invoice},
       {"GET", "/work-orders/{id}/attachments", &AttachmentHandlers::list},
-      {"POST", "/work-orders/{id}/status", &WorkOrderHandlers::moveStatus},
-      {"POST", "/work-orders/{id}/assignments", &WorkOrderHandlers::assign},
-      {"POST", "/work-orders/{id}/consumptions", &WorkOrderHandlers::recordConsumption},
-      {"POST", "/work-orders/{id}/notes", &WorkOrderHandlers::addNote},
+      {"POST", "/work-orders/{id}/status", &W::capture<&sync::Capture::moveStatus>},
+      {"POST", "/work-orders/{id}/assignments", &W::capture<&sync::Capture::assign>},
+      {"POST", "/work-orders/{id}/consumptions", &W::capture<&sync::Capture::recordConsumption>},
+      {"POST", "/work-orders/{id}/notes", &W::capture<&sync::Capture::addNote>},
       {"POST", "/work-orders/{id}/checklist/{itemId}", &WorkOrderHandlers::answerChecklist},
       {"POST", "/work-orders/{id}/attachments", &AttachmentHandlers::capture},
       {"POST", "/work-orders/{id}/{part}", &WorkOrderHandlers::noSuchPart},

@@ -49,26 +49,6 @@ Reply WorkOrderHandlers::invoice(Request& r) {
   return {200, *inv};
 }
 
-Reply WorkOrderHandlers::moveStatus(Request& r) {
-  const std::string& id = r.param("id");
-  return r.jsonWrite([&](const json& b) { return r.context().capture.moveStatus(id, b); });
-}
-
-Reply WorkOrderHandlers::assign(Request& r) {
-  const std::string& id = r.param("id");
-  return r.jsonWrite([&](const json& b) { return r.context().capture.assign(id, b); });
-}
-
-Reply WorkOrderHandlers::recordConsumption(Request& r) {
-  const std::string& id = r.param("id");
-  return r.jsonWrite([&](const json& b) { return r.context().capture.recordConsumption(id, b); });
-}
-
-Reply WorkOrderHandlers::addNote(Request& r) {
-  const std::string& id = r.param("id");
-  return r.jsonWrite([&](const json& b) { return r.context().capture.addNote(id, b); });
-}
-
 Reply WorkOrderHandlers::answerChecklist(Request& r) {
   const std::string& id = r.param("id");
   const std::string& item = r.param("itemId");
