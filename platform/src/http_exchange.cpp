@@ -7,7 +7,6 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/Timespan.h>
-#include <Poco/URI.h>
 
 #include <istream>
 #include <ostream>
@@ -40,22 +39,6 @@ std::optional<WallTime> HttpResponse::date() const {
   auto value = header("Date");
   if (!value) return std::nullopt;
   return parseHttpDate(*value);
-}
-
-Result<std::pair<Origin, std::string>> splitUrl(const std::string& url) {
-  try {
-    const Poco::URI uri(url);
-    if (uri.getScheme() != "http" && uri.getScheme() != "https") {
-      return makeError("bad_url", "'" + url + "' is not an http or https URL");
-    }
-    if (uri.getHost().empty()) return makeError("bad_url", "'" + url + "' has no host");
-    std::string target = uri.getPathEtc();
-    // "http://host?x=1" has no path: the request target is "/?x=1", never "?x=1".
-    if (target.empty() || target.front() != '/') target.insert(0, "/");
-    return std::make_pair(Origin{uri.getScheme(), uri.getHost(), uri.getPort()}, target);
-  } catch (const Poco::Exception& e) {
-    return makeError("bad_url", "'" + url + "' is not a URL: " + e.message());
-  }
 }
 
 PocoHttpExchange::PocoHttpExchange(HttpOptions options, SessionFactory factory)

@@ -219,3 +219,22 @@ TEST_CASE("a URL without a path is requested as / with its query", "[transport][
   CHECK(splitUrl("http://uploads.example")->second == "/");
   CHECK(splitUrl("https://uploads.example/files/a?sig=1")->second == "/files/a?sig=1");
 }
+
+TEST_CASE("a request URL's host is read as strictly as the base URL's; its target is kept as given",
+          "[transport][url]") {
+  auto signed_ = splitUrl("HTTPS://[::1]:8443/files/a%2Fb?sig=x%2By&exp=1#frag");
+  REQUIRE(signed_.ok());
+  CHECK(signed_->first.scheme == "https");
+  CHECK(signed_->first.host == "::1");
+  CHECK(signed_->first.port == 8443);
+  CHECK(signed_->second == "/files/a%2Fb?sig=x%2By&exp=1");  // escapes untouched, no fragment
+  CHECK(splitUrl("http://h/a b").error().code == "bad_url");
+  CHECK(splitUrl("http://h/a\"b")->second == "/a%22b");
+  for (const char* bad : {"https://[[ov1]8443/x", "https://user@host/x", "https://host:0/x", "https://ho_st/x",
+                          "https://host/a%zz", "ftp://host/x"}) {
+    INFO(bad);
+    auto split = splitUrl(bad);
+    REQUIRE_FALSE(split.ok());
+    CHECK(split.error().code == "bad_url");
+  }
+}
