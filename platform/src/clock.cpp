@@ -113,14 +113,20 @@ void FakeClock::awaitWaitsStarted(std::uint64_t n) const {
 }
 
 std::string formatIso8601(WallTime t) {
-  // floor, not time_point_cast: the cast rounds towards 1970, so a time before it with a fraction
-  // of a second was written as the next second.
-  const std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buf, n);
+  // Calendar arithmetic in <chrono>, not time_t and gmtime_r: time_t is 32 bits on armhf (Debian
+  // 12), so any time outside 1901-2038 was written as a different date there. floor, not
+  // time_point_cast: the cast rounds towards 1970, so a time before it with a fraction of a
+  // second was written as the next second.
+  const auto secs = std::chrono::floor<std::chrono::seconds>(t);
+  const auto days = std::chrono::floor<std::chrono::days>(secs);
+  const std::chrono::year_month_day ymd{days};
+  const std::chrono::hh_mm_ss hms{secs - days};
+  char buf[40];
+  const int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
+                              static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                              static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                              static_cast<int>(hms.seconds().count()));
+  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
 namespace {

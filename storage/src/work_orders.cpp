@@ -1,7 +1,6 @@
 // The WorkOrders part: upstream's copies in, the technician's view out, release.
 #include <string>
 #include <utility>
-#include <variant>
 
 #include "fieldagent/storage/work_orders.hpp"
 #include "store_internal.hpp"
@@ -93,29 +92,28 @@ Result<Page<WorkOrderRow>> WorkOrders::listWorkOrderRows(const WorkOrderQuery& q
   if (auto r = detail::validatePaging(query.page, query.pageSize); !r) return r.error();
   std::string where = " WHERE 1 = 1";
   int next = 1;
-  struct Param {
-    int index;
-    std::variant<std::string, std::int64_t> value;
-  };
-  std::vector<Param> params;
+  // Text and integer parameters in two lists (a std::variant here trips gcc 12's
+  // maybe-uninitialized warning in the aarch64 release build).
+  std::vector<std::pair<int, std::string>> texts;
+  std::vector<std::pair<int, std::int64_t>> numbers;
   const auto addText = [&](const char* clause, const std::optional<std::string>& value) {
     if (!value) return;
     where += clause;
     where += std::to_string(next);
-    params.push_back({next++, *value});
+    texts.emplace_back(next++, *value);
   };
   const auto addTime = [&](const char* clause, const std::optional<WallTime>& value) {
     if (!value) return;
     where += clause;
     where += std::to_string(next);
-    params.push_back({next++, toMillis(*value)});
+    numbers.emplace_back(next++, toMillis(*value));
   };
   addText(" AND customer_id = ?", query.customerId);
   addText(" AND status = ?", query.status);
   if (query.technicianId) {
     where += " AND work_order_id IN (SELECT work_order_id FROM work_order_technicians WHERE technician_id = ?" +
              std::to_string(next) + ")";
-    params.push_back({next++, *query.technicianId});
+    texts.emplace_back(next++, *query.technicianId);
   }
   addTime(" AND sla_due_at >= ?", query.slaDueFrom);
   addTime(" AND sla_due_at <= ?", query.slaDueTo);
@@ -126,13 +124,8 @@ Result<Page<WorkOrderRow>> WorkOrders::listWorkOrderRows(const WorkOrderQuery& q
                           ? " ORDER BY sla_due_at IS NULL, sla_due_at, work_order_id"
                           : " ORDER BY work_order_id";
   const auto bindAll = [&](Statement& stmt) {
-    for (const auto& p : params) {
-      if (const auto* s = std::get_if<std::string>(&p.value)) {
-        stmt.bind(p.index, *s);
-      } else {
-        stmt.bind(p.index, std::get<std::int64_t>(p.value));
-      }
-    }
+    for (const auto& [index, text] : texts) stmt.bind(index, text);
+    for (const auto& [index, number] : numbers) stmt.bind(index, number);
   };
 
   auto lock = core_.db().lock();

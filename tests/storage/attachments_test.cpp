@@ -201,7 +201,7 @@ TEST_CASE("the attachment quota refuses with the sizes named and leaves nothing 
   CHECK(f.store->attachments().attachmentBytesInUse() == 120'000);
 }
 
-TEST_CASE("an unfinished capture leaves nothing; a file no write recorded is swept at open", "[attachments]") {
+TEST_CASE("an unfinished capture leaves nothing, a file no write recorded is swept at open", "[attachments]") {
   StoreFixture f;
   REQUIRE(f.store->workOrders().upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
   {
@@ -223,7 +223,7 @@ TEST_CASE("an unfinished capture leaves nothing; a file no write recorded is swe
   CHECK(f.store->localWrites().applyLocalWrite(late).error().code == "invalid");
 }
 
-TEST_CASE("upload progress is kept; local bytes go only after upstream confirmed them", "[attachments]") {
+TEST_CASE("upload progress is kept, local bytes go only after upstream confirmed them", "[attachments]") {
   StoreFixture f;
   REQUIRE(f.store->workOrders().upsertWorkOrder({sampleWorkOrder("wo_1"), ""}).ok());
   const std::string photo = photoBytes(5000, 9);

@@ -72,7 +72,7 @@ TEST_CASE("an operation in flight when the agent died goes again with the same k
   CHECK(readyIds(f) == std::vector<std::int64_t>{id});
 }
 
-TEST_CASE("one operation per work order is ready, in order; work orders do not wait on each other", "[outbox]") {
+TEST_CASE("one operation per work order is ready, in order, work orders do not wait on each other", "[outbox]") {
   StoreFixture f;
   cache(f, {"wo_a", "wo_b"});
   const auto a1 = f.recordOp("wo_a", "status");
@@ -113,7 +113,7 @@ TEST_CASE("a consumption waits for the signature upload it names, even on anothe
   CHECK(readyIds(f) == std::vector<std::int64_t>{consumption});
 }
 
-TEST_CASE("a rejected operation parks; its dependents are held; the rest of its work order goes on", "[outbox]") {
+TEST_CASE("a rejected operation parks, its dependents are held, the rest of its work order goes on", "[outbox]") {
   StoreFixture f;
   cache(f, {"wo_a"});
   // One write: the signature upload and the consumption that names it; then a later status move.
@@ -151,7 +151,7 @@ TEST_CASE("a rejected operation parks; its dependents are held; the rest of its 
   CHECK(readyIds(f) == std::vector<std::int64_t>{consumption});
 }
 
-TEST_CASE("a conflict keeps base, theirs and yours; take-theirs archives and the view follows upstream",
+TEST_CASE("a conflict keeps base, theirs and yours, take-theirs archives and the view follows upstream",
           "[outbox][conflicts]") {
   StoreFixture f;
   cache(f, {"wo_a"});
@@ -196,7 +196,7 @@ TEST_CASE("a conflict keeps base, theirs and yours; take-theirs archives and the
   CHECK(f.store->conflicts().resolveConflict(*conflictId, {}).error().code == "wrong_state");
 }
 
-TEST_CASE("keep-mine sends the operation again on the new base with a new key; edit replaces its payload",
+TEST_CASE("keep-mine sends the operation again on the new base with a new key, edit replaces its payload",
           "[outbox][conflicts]") {
   StoreFixture f;
   cache(f, {"wo_a"});
@@ -240,7 +240,7 @@ TEST_CASE("state moves refuse operations that are not in the state they start fr
   CHECK(f.store->outbox().markInFlight(424242).error().code == "not_found");
 }
 
-TEST_CASE("discarding archives an operation and keeps it listed; nothing is deleted", "[outbox]") {
+TEST_CASE("discarding archives an operation and keeps it listed, nothing is deleted", "[outbox]") {
   StoreFixture f;
   cache(f, {"wo_a"});
   const auto id = f.moveStatus("wo_a", "en_route").operations.at(0).id;

@@ -220,7 +220,7 @@ TEST_CASE("a URL without a path is requested as / with its query", "[transport][
   CHECK(splitUrl("https://uploads.example/files/a?sig=1")->second == "/files/a?sig=1");
 }
 
-TEST_CASE("a request URL's host is read as strictly as the base URL's; its target is kept as given",
+TEST_CASE("a request URL's host is read as strictly as the base URL's, and its target is kept as given",
           "[transport][url]") {
   auto signed_ = splitUrl("HTTPS://[::1]:8443/files/a%2Fb?sig=x%2By&exp=1#frag");
   REQUIRE(signed_.ok());
