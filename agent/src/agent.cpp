@@ -5,8 +5,8 @@
 #include "fieldagent/platform/files.hpp"
 #include "fieldagent/platform/http_transport.hpp"
 #include "fieldagent/sync/totp.hpp"
+#include "progress_events.hpp"
 #include "sync_loop.hpp"
-#include "progress_meter.hpp"
 
 namespace fieldagent::agent {
 
@@ -51,10 +51,7 @@ Result<std::unique_ptr<Agent>> Agent::open(const Config& config, platform::Clock
     exchange = std::make_unique<platform::PocoHttpExchange>(platform::HttpOptions{},
                                                             platform::sessionFactory(transport));
   }
-  // Calls upstream go through the meter, which turns them into "progress" events.
-  auto meter = std::make_unique<ProgressMeter>(std::move(exchange), a->events_, clock);
-  a->progress_ = meter.get();
-  a->exchange_ = std::move(meter);
+  a->exchange_ = std::move(exchange);
   std::string integrationToken = config.upstreamIntegrationToken;
   if (integrationToken.empty()) {
     if (auto stored = a->secrets_->get(storage::secret::kIntegrationToken); stored && *stored)
@@ -67,15 +64,20 @@ Result<std::unique_ptr<Agent>> Agent::open(const Config& config, platform::Clock
       sync::SessionSettings{config.tenant, config.mfaMethod == "none" ? "" : config.mfaMethod});
   a->client_->setTokenSource(a->session_.get());
   a->session_->restore();
-  a->puller_ = std::make_unique<sync::Puller>(*a->client_, *a->store_, *a->session_, clock);
-  a->pusher_ = std::make_unique<sync::Pusher>(*a->client_, *a->store_, *a->session_, clock, entropy);
+  // The puller, pusher and uploader report what they do; it becomes "progress" events.
+  a->progress_ = std::make_unique<ProgressEvents>(a->events_, clock);
+  a->puller_ = std::make_unique<sync::Puller>(*a->client_, *a->store_, *a->session_, clock, sync::PullOptions{},
+                                              *a->progress_);
+  a->pusher_ = std::make_unique<sync::Pusher>(*a->client_, *a->store_, *a->session_, clock, entropy,
+                                              sync::PushOptions{}, *a->progress_);
   // Photos and signatures go up through the uploader (tus, checksummed, resumable), which holds
   // big uploads while the link is metered.
   sync::UploadSettings uploads;
   uploads.chunkBytes = static_cast<std::size_t>(config.uploadChunkBytes);
   uploads.holdLargeUploadsWhenMetered = config.holdLargeUploadsWhenMetered;
   uploads.largeUploadBytes = config.largeUploadBytes;
-  a->uploader_ = std::make_unique<sync::Uploader>(*a->client_, *a->store_, clock, &connectivity, uploads);
+  a->uploader_ =
+      std::make_unique<sync::Uploader>(*a->client_, *a->store_, clock, &connectivity, uploads, *a->progress_);
   a->uploader_->attachTo(*a->pusher_);
   a->capture_ = std::make_unique<sync::Capture>(*a->store_, *a->session_, clock,
                                                 sync::CoverageSettings{config.laborRates, config.currency});

@@ -25,7 +25,7 @@
 #include "fieldagent/sync/puller.hpp"
 #include "fieldagent/sync/pusher.hpp"
 #include "fieldagent/sync/session.hpp"
-#include "progress_meter.hpp"
+#include "progress_events.hpp"
 
 namespace fieldagent::agent {
 
@@ -59,7 +59,7 @@ struct SyncLoopParts {
   sync::Pusher& pusher;
   EventBus& events;
   Metrics& metrics;
-  ProgressMeter& progress;  // told when a pull or push starts and ends
+  ProgressEvents& progress;  // told when a pull or push starts and ends
 };
 
 class SyncLoop {

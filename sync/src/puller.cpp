@@ -3,6 +3,7 @@
 #include <Poco/Logger.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "fieldagent/sync/tuning.hpp"
@@ -48,8 +49,8 @@ Poco::Logger& log() { return Poco::Logger::get("fieldagent.puller"); }
 }  // namespace
 
 Puller::Puller(UpstreamClient& client, storage::Store& store, SessionManager& session, platform::Clock& clock,
-               PullOptions options)
-    : client_(client), store_(store), session_(session), clock_(clock), options_(options) {}
+               PullOptions options, ProgressObserver& progress)
+    : client_(client), store_(store), session_(session), clock_(clock), options_(options), progress_(progress) {}
 
 platform::WallTime Puller::serverNow() const {
   return clock_.now() + client_.serverClockOffset().value_or(std::chrono::seconds{0});
@@ -96,16 +97,21 @@ Result<PullReport> Puller::pull() {
   for (int attempt = 0; attempt <= options_.maxWindowRereads && !stable; ++attempt) {
     if (attempt > 0) ++report.windowRereads;
     long long firstTotal = -1;
+    const int readBefore = report.pages;  // a window read again counts its pages on top
     stable = true;
     for (query.page = 1;; ++query.page) {
       auto page = client_.listWorkOrders(query);
       if (!page.ok()) return failed("GET /work-orders page " + std::to_string(query.page), page);
       ++report.pages;
       if (firstTotal < 0) firstTotal = page.value->total;
-      if (auto r = storePage(page.value->items, me, report.prime, references, report); !r) return r.error();
       // The server's own page size counts: it may cap what was asked for.
-      const bool last = page.value->items.empty() ||
-                        static_cast<long long>(query.page) * std::max(1, page.value->pageSize) >= page.value->total;
+      const long long pageSize = std::max(1, page.value->pageSize);
+      const long long inWindow = std::max(1LL, (page.value->total + pageSize - 1) / pageSize);
+      progress_.workOrderPageRead(
+          report.pages, static_cast<int>(std::min<long long>(std::numeric_limits<int>::max(),
+                                                             std::max<long long>(report.pages, readBefore + inWindow))));
+      if (auto r = storePage(page.value->items, me, report.prime, references, report); !r) return r.error();
+      const bool last = page.value->items.empty() || static_cast<long long>(query.page) * pageSize >= page.value->total;
       if (page.value->total != firstTotal) stable = false;
       if (last) break;
     }
@@ -154,6 +160,7 @@ Result<void> Puller::storePage(std::vector<json>& items, const std::string& me, 
       auto detail = client_.getWorkOrder(id);
       if (detail.status == 404) continue;  // deleted upstream between list and read
       if (!detail.ok()) return failed("GET /work-orders/" + id, detail);
+      progress_.workOrderRead();
       copy.doc = std::move(*detail.value);
       copy.etag = detail.etag;
       if (!assignedTo(copy.doc, me)) {
@@ -207,6 +214,7 @@ Result<void> Puller::pullReference(const References& references, bool prime, Pul
     }
     auto customer = client_.getResource("/customers/" + encodeQueryComponent(customerId), "customerId");
     if (customer.ok()) {
+      progress_.referenceRead(1);
       if (auto r = store(storage::ReferenceKind::customer, {*customer.value}); !r) return r;
     } else if (customer.outcome != Outcome::rejected) {
       return failed("GET /customers/" + customerId, customer);
@@ -221,6 +229,7 @@ Result<void> Puller::pullReference(const References& references, bool prime, Pul
     if (*have) continue;
     auto asset = client_.getResource("/assets/" + encodeQueryComponent(assetId), "assetId");
     if (asset.ok()) {
+      progress_.referenceRead(1);
       assets.push_back(std::move(*asset.value));
     } else if (asset.outcome != Outcome::rejected) {
       if (!assets.empty()) (void)store(storage::ReferenceKind::asset, std::move(assets));
@@ -243,6 +252,7 @@ Result<void> Puller::eachPage(const std::string& path, std::vector<std::pair<std
     query.back().second = std::to_string(page);
     auto answer = client_.listResource(path, query, idField);
     if (!answer.ok()) return failed("GET " + path + " page " + std::to_string(page), answer);
+    progress_.referenceRead(static_cast<int>(answer.value->items.size()));
     const bool last = answer.value->items.empty() ||
                       static_cast<long long>(page) * std::max(1, answer.value->pageSize) >= answer.value->total;
     if (auto r = take(answer.value->items); !r) return r;

@@ -47,8 +47,14 @@ Answer<json> waiting(const std::string& message) {
 }  // namespace
 
 Pusher::Pusher(UpstreamClient& client, storage::Store& store, SessionManager& session, platform::Clock& clock,
-               platform::Entropy& entropy, PushOptions options)
-    : client_(client), store_(store), session_(session), clock_(clock), backoff_(entropy), options_(options) {
+               platform::Entropy& entropy, PushOptions options, ProgressObserver& progress)
+    : client_(client),
+      store_(store),
+      session_(session),
+      clock_(clock),
+      backoff_(entropy),
+      options_(options),
+      progress_(progress) {
   handlers_[op::kStatus] = [this](const storage::OutboxOp& o) { return sendStatus(o); };
   handlers_[op::kConsumption] = [this](const storage::OutboxOp& o) { return sendConsumption(o); };
   handlers_[op::kAssignment] = [this](const storage::OutboxOp& o) {
@@ -235,6 +241,7 @@ void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex&
       if (result.appliedOnBase && fresh && !fresh->etag.empty()) rebaseFrom = o.baseVersion;
       (void)store_.outbox().markDone(o.id, a.value.value_or(json()), fresh, rebaseFrom);
       bump(&PushReport::done);
+      progress_.operationAccepted();
       break;
     }
     case Outcome::retry:

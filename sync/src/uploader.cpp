@@ -156,8 +156,13 @@ TusProgress tusSend(UpstreamClient& client, const storage::AttachmentReader& rea
 }
 
 Uploader::Uploader(UpstreamClient& client, storage::Store& store, platform::Clock& clock,
-                   const platform::Connectivity* connectivity, UploadSettings settings)
-    : client_(client), store_(store), clock_(clock), connectivity_(connectivity), settings_(settings) {}
+                   const platform::Connectivity* connectivity, UploadSettings settings, ProgressObserver& progress)
+    : client_(client),
+      store_(store),
+      clock_(clock),
+      connectivity_(connectivity),
+      settings_(settings),
+      progress_(progress) {}
 
 void Uploader::attachTo(Pusher& pusher) {
   pusher.setHandler(op::kAttachmentUpload, [this](const storage::OutboxOp& o) { return send(o); });
@@ -304,6 +309,16 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
   }
   const storage::AttachmentReader reader = std::move(opened).value();
 
+  // What the progress observer has been told is on upstream of this file. Every offset upstream
+  // names moves it: forward by what a chunk (or an earlier send) put there, back to 0 by a
+  // checksum restart, which plans those bytes again.
+  progress_.uploadPlanned(reader.size());
+  std::uint64_t told = 0;
+  auto tellOffset = [&](std::uint64_t offset) {
+    if (offset > told) progress_.uploadedBytes(offset - told);
+    if (offset < told) progress_.uploadPlanned(told - offset);
+    told = offset;
+  };
   for (int round = 0; round < tuning::kUploadRoundsPerSend; ++round) {
     TusProgress progress;
     if (bytesUpstream) {
@@ -311,12 +326,14 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
       progress.stoppedBy.outcome = Outcome::ok;
       progress.stoppedBy.status = 204;
       progress.stoppedBy.value = static_cast<long long>(progress.offset);
+      tellOffset(progress.offset);
     } else {
       progress = tusSend(client_, reader, att.uploadUrl, chunkFor(id), settings_.sendChecksum,
                          settings_.chunkChecksumRetries, [&](std::uint64_t offset) {
                            storage::AttachmentUploadUpdate u;
                            u.uploadOffset = offset;
                            (void)store_.attachments().updateAttachmentUpload(id, u);
+                           tellOffset(offset);
                          });
     }
     if (!progress.stoppedBy.ok()) {

@@ -33,7 +33,7 @@ namespace fieldagent::agent {
 using nlohmann::json;
 
 class SyncLoop;
-class ProgressMeter;
+class ProgressEvents;
 
 class Agent final : public AgentControl {
  public:
@@ -83,6 +83,7 @@ class Agent final : public AgentControl {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<storage::SecretStore> secrets_;
   std::unique_ptr<platform::HttpExchange> exchange_;
+  std::unique_ptr<ProgressEvents> progress_;  // what the puller, pusher and uploader report
   std::unique_ptr<sync::UpstreamClient> client_;
   std::unique_ptr<sync::SessionManager> session_;
   std::unique_ptr<sync::Puller> puller_;
@@ -93,7 +94,6 @@ class Agent final : public AgentControl {
   EventBus events_;
   Metrics metrics_;
   std::mutex writeMutex_;
-  ProgressMeter* progress_ = nullptr;  // owned through exchange_
   std::unique_ptr<SyncLoop> loop_;  // last: stopped and destroyed before what it drives
 };
 

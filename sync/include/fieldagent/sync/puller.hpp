@@ -10,6 +10,7 @@
 
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/storage/store.hpp"
+#include "fieldagent/sync/progress.hpp"
 #include "fieldagent/sync/session.hpp"
 #include "fieldagent/sync/tuning.hpp"
 #include "fieldagent/sync/upstream_client.hpp"
@@ -37,8 +38,9 @@ struct PullOptions {
 
 class Puller {
  public:
+  // `progress` hears each work-order page, detail and reference read as it happens.
   Puller(UpstreamClient& client, storage::Store& store, SessionManager& session, platform::Clock& clock,
-         PullOptions options = {});
+         PullOptions options = {}, ProgressObserver& progress = ProgressObserver::none());
 
   // One pull: prime when there is no checkpoint, else a delta. Errors carry the failing call's
   // error code (a transport code such as "transport_failed" or "tls_untrusted" — see
@@ -70,6 +72,7 @@ class Puller {
   SessionManager& session_;
   platform::Clock& clock_;
   PullOptions options_;
+  ProgressObserver& progress_;
 };
 
 }  // namespace fieldagent::sync

@@ -14,6 +14,7 @@
 #include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/storage/store.hpp"
 #include "fieldagent/sync/answer.hpp"
+#include "fieldagent/sync/progress.hpp"
 #include "fieldagent/sync/session.hpp"
 #include "fieldagent/sync/tuning.hpp"
 #include "fieldagent/sync/upstream_client.hpp"
@@ -51,8 +52,9 @@ class Pusher {
   // Sends one operation (already marked in flight) and returns upstream's answer.
   using Handler = std::function<SendResult(const storage::OutboxOp&)>;
 
+  // `progress` hears each operation upstream accepts, from the lanes' threads.
   Pusher(UpstreamClient& client, storage::Store& store, SessionManager& session, platform::Clock& clock,
-         platform::Entropy& entropy, PushOptions options = {});
+         platform::Entropy& entropy, PushOptions options = {}, ProgressObserver& progress = ProgressObserver::none());
 
   // Adds or replaces the handler of an operation kind (the uploader registers
   // attachment_upload).
@@ -81,6 +83,7 @@ class Pusher {
   platform::Clock& clock_;
   Backoff backoff_;
   PushOptions options_;
+  ProgressObserver& progress_;
   std::map<std::string, Handler> handlers_;
   std::atomic<bool> stopping_{false};
 };

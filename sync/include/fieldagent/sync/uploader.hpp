@@ -19,6 +19,7 @@
 #include "fieldagent/platform/connectivity.hpp"
 #include "fieldagent/storage/store.hpp"
 #include "fieldagent/sync/capture.hpp"
+#include "fieldagent/sync/progress.hpp"
 #include "fieldagent/sync/pusher.hpp"
 #include "fieldagent/sync/tuning.hpp"
 #include "fieldagent/sync/upstream_client.hpp"
@@ -72,9 +73,11 @@ TusProgress tusSend(UpstreamClient& client, const storage::AttachmentReader& rea
 
 class Uploader {
  public:
-  // `connectivity` may be null (no bandwidth policy: everything is sent).
+  // `connectivity` may be null (no bandwidth policy: everything is sent). `progress` hears the
+  // bytes each upload plans and each chunk upstream acknowledges, from the pusher's lanes.
   Uploader(UpstreamClient& client, storage::Store& store, platform::Clock& clock,
-           const platform::Connectivity* connectivity, UploadSettings settings = {});
+           const platform::Connectivity* connectivity, UploadSettings settings = {},
+           ProgressObserver& progress = ProgressObserver::none());
 
   // Registers send() as the pusher's attachment_upload handler.
   void attachTo(Pusher& pusher);
@@ -103,6 +106,7 @@ class Uploader {
   platform::Clock& clock_;
   const platform::Connectivity* connectivity_;
   UploadSettings settings_;
+  ProgressObserver& progress_;
   mutable std::mutex mutex_;
   std::map<std::string, Slot> slots_;  // by local id; learned from the slot or a renewed URL
 };
