@@ -109,9 +109,14 @@ TEST_CASE("the puller reports each work-order page, detail and reference documen
   CHECK(seen.planned == 0);
 
   // A delta after one dispatcher edit: one page, one work order read again.
-  const std::string edited = f.store->workOrders().workOrderIds().value().front();
+  std::string edited;
+  for (const auto& id : f.store->workOrders().workOrderIds().value()) {
+    if (f.store->workOrders().workOrder(id).value().doc["status"] == "scheduled") edited = id;
+  }
+  REQUIRE_FALSE(edited.empty());
   const std::string dispatcher = f.sim.login(f.sim.user("totp", "dispatch"));
-  REQUIRE(f.sim.call("PATCH", "/work-orders/" + edited, dispatcher, {{"priority", "high"}}).status == 200);
+  const json window = {{"start", "2026-03-02T08:00:00Z"}, {"end", "2026-03-02T12:00:00Z"}};
+  REQUIRE(f.sim.call("PATCH", "/work-orders/" + edited, dispatcher, {{"appointmentWindow", window}}).status == 200);
   f.clock.advance(1min);
   RecordingObserver delta;
   Puller deltaPuller(f.client, *f.store, session, f.clock, {}, delta);
@@ -207,7 +212,10 @@ TEST_CASE("the uploader reports the bytes it plans and each chunk upstream ackno
   f.http.before = [&](const platform::HttpRequest& r) {
     if (r.method != "PATCH") return;
     if (++patches == 2) {
-      const std::string path = r.url.substr(r.url.find('/', r.url.find("://") + 3));
+      // The upload's own id, the last segment of its path (the simulator matches below its
+      // base path).
+      std::string path = r.url.substr(0, r.url.find('?'));
+      path = path.substr(path.rfind('/'));
       REQUIRE(f.sim.admin("PUT", "/faults", {{"error503Share", 1.0}, {"retryAfterSeconds", 3600}, {"pathContains", path}})
                   .status == 200);
       return;
@@ -216,6 +224,8 @@ TEST_CASE("the uploader reports the bytes it plans and each chunk upstream ackno
   };
   auto cut = pusher.drain();
   REQUIRE(cut.ok());
+  INFO("sent " << cut->sent << " done " << cut->done << " rejected " << cut->rejected << " patches " << patches << " "
+               << f.store->attachments().attachment(id).value().lastError);
   REQUIRE(cut->retried == 1);
   CHECK(first->operations == 0);
   CHECK(first->planned == size);
