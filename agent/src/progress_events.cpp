@@ -13,46 +13,27 @@ void ProgressEvents::begin(const std::string& phase) {
 }
 
 void ProgressEvents::workOrderPageRead(int pagesRead, int pagesExpected) {
-  std::lock_guard lock(mutex_);
-  if (phase_.empty()) return;
-  counts_.pages = pagesRead;
-  counts_.pagesTotal = pagesExpected;
-  publish(true);
+  count(true, [&](Counts& c) { c.pages = pagesRead; c.pagesTotal = pagesExpected; });
 }
 
 void ProgressEvents::workOrderRead() {
-  std::lock_guard lock(mutex_);
-  if (phase_.empty()) return;
-  ++counts_.workOrders;
-  publish(false);
+  count(false, [&](Counts& c) { ++c.workOrders; });
 }
 
 void ProgressEvents::referenceRead(int documents) {
-  std::lock_guard lock(mutex_);
-  if (phase_.empty()) return;
-  counts_.reference += documents;
-  publish(false);
+  count(false, [&](Counts& c) { c.reference += documents; });
 }
 
 void ProgressEvents::operationAccepted() {
-  std::lock_guard lock(mutex_);
-  if (phase_.empty()) return;
-  ++counts_.operations;
-  publish(true);
+  count(true, [&](Counts& c) { ++c.operations; });
 }
 
 void ProgressEvents::uploadPlanned(std::uint64_t bytes) {
-  std::lock_guard lock(mutex_);
-  if (phase_.empty()) return;
-  counts_.uploadBytesTotal += bytes;
-  publish(false);
+  count(false, [&](Counts& c) { c.uploadBytesTotal += bytes; });
 }
 
 void ProgressEvents::uploadedBytes(std::uint64_t bytes) {
-  std::lock_guard lock(mutex_);
-  if (phase_.empty()) return;
-  counts_.uploadedBytes += bytes;
-  publish(true);
+  count(true, [&](Counts& c) { c.uploadedBytes += bytes; });
 }
 
 void ProgressEvents::publish(bool always) {

@@ -35,6 +35,15 @@ class ProgressEvents final : public sync::ProgressObserver {
   };
   // Publishes the counts when `always`, or when the last event is kProgressEvery old. Called
   // with mutex_ held, so the events leave in the order the counts moved.
+  // One change to the counts while a phase runs, then an event (at once when `always`, else
+  // at most one per tuning::kProgressEvery).
+  template <class F>
+  void count(bool always, F&& change) {
+    std::lock_guard lock(mutex_);
+    if (phase_.empty()) return;
+    change(counts_);
+    publish(always);
+  }
   void publish(bool always);
 
   EventBus& events_;
