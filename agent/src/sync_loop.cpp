@@ -318,10 +318,10 @@ void SyncLoop::checkSla() {
 }
 
 void SyncLoop::runRound() {
-  // The sync requests this round serves: those made before it started. One made while it runs
-  // keeps syncRequested_ set for the next round.
-  const std::uint64_t serving = syncRequests_.load();
-  const bool requested = serving > syncServed_.load();
+  // The sync requests this round serves: those made before its pull and push begin. One made
+  // while they run keeps syncRequested_ set for the next round.
+  std::uint64_t serving = syncRequests_.load();
+  bool requested = serving > syncServed_.load();
   if (requested) parts_.events.publish("sync", {{"phase", "round_started"}, {"serving", serving}});
   {
     std::lock_guard lock(stateMutex_);
@@ -341,6 +341,14 @@ void SyncLoop::runRound() {
     return;
   }
   ensureSession();
+  // A request made while the session was being signed in (POST /agent/credentials arriving as a
+  // round starts) is served by this round's pull; counting it for the next round would pull
+  // twice in a row.
+  if (const auto now = syncRequests_.load(); now != serving) {
+    serving = now;
+    if (!requested) parts_.events.publish("sync", {{"phase", "round_started"}, {"serving", serving}});
+    requested = true;
+  }
   if (parts_.session.status().state == sync::SessionState::active) {
     pullIfDue();
     push();

@@ -4,6 +4,7 @@
 // for operations that were backing off.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -29,11 +30,18 @@ class CountingExchange final : public platform::HttpExchange {
  public:
   Result<platform::HttpResponse> exchange(const platform::HttpRequest& request) override {
     ++requests;
-    if (request.method == "GET" && request.url.find("/work-orders?") != std::string::npos) ++listRequests;
+    if (request.method == "GET" && request.url.find("/work-orders?") != std::string::npos) {
+      ++listRequests;
+      if (request.url.find("?page=1&") != std::string::npos || request.url.find("&page=1&") != std::string::npos)
+        ++pulls;
+    }
+    if (onRequest) onRequest(request);
     return inner.exchange(request);
   }
   std::atomic<int> requests{0};
   std::atomic<int> listRequests{0};  // work-order list pages: one a pull attempt while they fail
+  std::atomic<int> pulls{0};         // first pages of the work-order list: one a pull
+  std::function<void(const platform::HttpRequest&)> onRequest;  // set before the agent starts
   platform::PocoHttpExchange inner;
 };
 
@@ -255,4 +263,22 @@ TEST_CASE("sync loop: a pull failing in a partition backs off to the pull interv
   rig.net.set({true, false, "wlan0"});
   REQUIRE(eventually([&] { return rig.agent->status()["lastPull"].value("outcome", "") == "ok"; }));
   CHECK(rig.clock.monotonic() == mono);
+}
+
+TEST_CASE("sync loop: a sync asked for while the round signs in is served by that round's pull",
+          "[agent][loop]") {
+  LoopRig rig;
+  // The technician's app asks for a sync while the agent is signing in (POST /agent/credentials
+  // arriving as a round begins): the request reaches the loop during the sign-in call.
+  rig.exchange->onRequest = [&](const platform::HttpRequest& r) {
+    if (r.method == "POST" && r.url.find("/sessions") != std::string::npos) rig.agent->requestSync();
+  };
+  REQUIRE(rig.agent->storeCredentials(rig.user.username, rig.user.password, rig.user.totpSecret).ok());
+  rig.agent->start();
+  // The round that answers the request says so when it is done, after its pull.
+  REQUIRE(eventually([&] { return rig.agent->status()["sync"]["served"].get<std::uint64_t>() >= 1; }));
+  CHECK(rig.agent->status()["lastPull"].value("outcome", "") == "ok");
+  // One pull: the sign-in's round pulled after the request was made, so it served it; a second
+  // pull right behind the prime would cost the technician's data plan for nothing.
+  CHECK(rig.exchange->pulls == 1);
 }
