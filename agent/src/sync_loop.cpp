@@ -132,26 +132,26 @@ void SyncLoop::ensureSession() {
     if (r.error().code == "unreachable" ||
         sync::classifyTransportFailure(r.error().code) == sync::Outcome::blocked)
       signInWanted_ = true;
-    log().warning("sign-in: %s: %s", r.error().code, r.error().message);
+    log().warning("sign-in: %s", r.error().describe());
   }
 }
 
 void LastAttempt::succeeded(platform::WallTime when) {
   at = when;
   outcome = "ok";
-  error.clear();
+  error.reset();
 }
 
 void LastAttempt::failed(platform::WallTime when, const Error& e) {
   at = when;
-  outcome = e.code + ": " + e.message;
+  outcome = e.describe();
   error = e.code;
 }
 
 json LastAttempt::toJson() const {
   return {{"at", at ? json(platform::formatIso8601(*at)) : json(nullptr)},
           {"outcome", outcome},
-          {"error", error.empty() ? json(nullptr) : json(error)}};
+          {"error", error ? json(*error) : json(nullptr)}};
 }
 
 void SyncLoop::publishFailed(const char* phase, const Error& e) {

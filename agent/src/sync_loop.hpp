@@ -33,7 +33,7 @@ namespace fieldagent::agent {
 struct LastAttempt {
   std::optional<platform::WallTime> at;
   std::string outcome;  // "ok" or "<code>: <message>"; "" before the first attempt
-  std::string error;    // the failure's code alone; "" after a success
+  std::optional<ErrorCode> error;  // the failure's code alone; none after a success
 
   void succeeded(platform::WallTime when);
   void failed(platform::WallTime when, const Error& e);

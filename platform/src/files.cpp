@@ -14,8 +14,10 @@ namespace fieldagent::platform::fs {
 namespace {
 
 Error osError(const char* what, const std::filesystem::path& path, int err) {
-  std::string code = (err == ENOSPC || err == EDQUOT) ? "no_space" : (err == ENOENT ? "not_found" : "io");
-  return makeError(std::move(code), std::string(what) + " " + path.string() + ": " + std::error_code(err, std::generic_category()).message());
+  const ErrorCode code = (err == ENOSPC || err == EDQUOT) ? ErrorCode("no_space")
+                         : err == ENOENT                  ? ErrorCode("not_found")
+                                                          : ErrorCode("io");
+  return makeError(code, std::string(what) + " " + path.string() + ": " + std::error_code(err, std::generic_category()).message());
 }
 
 class Fd {
@@ -46,7 +48,7 @@ Result<std::string> readFile(const std::filesystem::path& path, std::uint64_t ma
   if (::fstat(fd.get(), &st) != 0) return osError("cannot stat", path, errno);
   if (!S_ISREG(st.st_mode)) return makeError("io", path.string() + " is not a regular file");
   if (static_cast<std::uint64_t>(st.st_size) > maxBytes) {
-    return makeError("too_large", path.string() + " is " + std::to_string(st.st_size) + " bytes, more than the " +
+    return makeError("payload_too_large", path.string() + " is " + std::to_string(st.st_size) + " bytes, more than the " +
                                       std::to_string(maxBytes) + " allowed");
   }
   std::string out;
@@ -62,7 +64,7 @@ Result<std::string> readFile(const std::filesystem::path& path, std::uint64_t ma
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
     if (got > maxBytes)
-      return makeError("too_large", path.string() + " grew past " + std::to_string(maxBytes) + " bytes");
+      return makeError("payload_too_large", path.string() + " grew past " + std::to_string(maxBytes) + " bytes");
   }
   out.resize(got);
   return out;

@@ -16,11 +16,11 @@ namespace fieldagent::platform::fs {
 namespace {
 
 Error osError(const char* what, const std::filesystem::path& path, int err) {
-  std::string code = (err == ENOSPC || err == EDQUOT) ? "no_space"
-                     : err == ENOENT                  ? "not_found"
-                     : err == EEXIST                  ? "exists"
-                                                      : "io";
-  return makeError(std::move(code), std::string(what) + " " + path.string() + ": " + std::strerror(err));
+  const ErrorCode code = (err == ENOSPC || err == EDQUOT) ? ErrorCode("no_space")
+                         : err == ENOENT                  ? ErrorCode("not_found")
+                         : err == EEXIST                  ? ErrorCode("exists")
+                                                          : ErrorCode("io");
+  return makeError(code, std::string(what) + " " + path.string() + ": " + std::strerror(err));
 }
 
 }  // namespace

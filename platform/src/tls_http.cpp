@@ -113,7 +113,7 @@ Error transportError(const std::exception& failure) {
 }
 
 bool isPermanentTransportError(const Error& error) {
-  static const std::array<std::string_view, 12> kPermanent{
+  static constexpr std::array<ErrorCode, 12> kPermanent{
       "tls_untrusted", "tls_expired", "tls_not_yet_valid", "tls_hostname_mismatch", "tls_pin_mismatch",
       "tls_bad_certificate", "tls_protocol", "bad_url", "insecure_url", "tls_config", "response_too_large",
       "internal"};

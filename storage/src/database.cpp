@@ -8,7 +8,7 @@ namespace fieldagent::storage {
 
 Error sqliteError(int rc, std::string_view context, sqlite3* db) {
   const int primary = rc & 0xff;
-  std::string code;
+  ErrorCode code;
   switch (primary) {
     case SQLITE_FULL:
       code = "no_space";
@@ -36,7 +36,7 @@ Error sqliteError(int rc, std::string_view context, sqlite3* db) {
   std::string message(context);
   message += ": ";
   message += db != nullptr && sqlite3_errcode(db) == rc ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  return makeError(std::move(code), std::move(message));
+  return makeError(code, std::move(message));
 }
 
 Statement& Statement::bind(int index, std::int64_t value) {

@@ -36,8 +36,13 @@ Outcome classifyStatus(int status) {
   return Outcome::retry;
 }
 
-Outcome classifyTransportFailure(const std::string& errorCode) {
+Outcome classifyTransportFailure(ErrorCode errorCode) {
   return platform::isPermanentTransportError(Error{errorCode, {}}) ? Outcome::blocked : Outcome::retry;
+}
+
+UpstreamCode upstreamCode(const std::string& upstreamError, int status) {
+  if (auto known = ErrorCode::fromUpstream(upstreamError)) return {*known, true};
+  return {status >= 400 && status < 500 ? ErrorCode("upstream_rejected") : ErrorCode("upstream_failed"), false};
 }
 
 std::optional<std::chrono::seconds> parseRetryAfter(const std::string& value, platform::WallTime now) {

@@ -17,8 +17,7 @@ const char* kStockCheckpoint = "inventory";
 
 template <class T>
 Error failed(const std::string& what, const Answer<T>& answer) {
-  return makeError(answer.errorCode.empty() ? std::string(toString(answer.outcome)) : answer.errorCode,
-                   what + ": " + answer.message);
+  return makeError(answer.errorCode, what + ": " + answer.message);
 }
 
 bool assignedTo(const json& workOrder, const std::string& technicianId) {

@@ -225,7 +225,7 @@ void Pusher::process(const storage::OutboxOp& o, PushReport& report, std::mutex&
     }
     return;
   }
-  const std::string what = a.errorCode.empty() ? a.message : a.errorCode + ": " + a.message;
+  const std::string what = a.errorCode.str() + ": " + a.message;
   switch (a.outcome) {
     case Outcome::ok: {
       // Status moves (and the notes riding on them) answer with the updated work order and its

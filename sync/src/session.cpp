@@ -100,14 +100,14 @@ Result<void> SessionManager::finish(const Answer<SignInResult>& answer, const st
     // Not a refusal (the credentials may be fine), so the state stays; but the technician has to
     // see why nothing happens: a certificate, pin or configuration problem needs a person.
     std::lock_guard lock(mutex_);
-    status_.lastError = answer.errorCode + ": " + answer.message;
+    status_.lastError = answer.errorCode.str() + ": " + answer.message;
     return makeError(answer.errorCode, "cannot sign in: " + answer.message);
   }
   std::lock_guard lock(mutex_);
   status_.state = SessionState::failed;
-  status_.lastError = answer.message.empty() ? answer.errorCode : answer.message;
-  std::string code = answer.errorCode.empty() ? "sign_in_refused" : answer.errorCode;
-  if (code == "unauthorized") code = "invalid_credentials";
+  status_.lastError = answer.message.empty() ? answer.errorCode.str() : answer.message;
+  // Upstream's 401 on the sign-in call itself is a refusal of the credentials, not of a token.
+  const ErrorCode code = answer.errorCode == "unauthorized" ? ErrorCode("invalid_credentials") : answer.errorCode;
   return makeError(code, "sign-in refused: " + status_.lastError);
 }
 

@@ -13,10 +13,11 @@ namespace {
 
 Poco::Logger& log() { return Poco::Logger::get("fieldagent.uploader"); }
 
-constexpr const char* kChecksumRestarted = "checksum_mismatch";
+// Kept at the head of the attachment's last error: one restart from 0 was spent.
+constexpr ErrorCode kChecksumRestarted = "checksum_mismatch";
 
 template <class T>
-Answer<T> made(Outcome outcome, const std::string& code, const std::string& message) {
+Answer<T> made(Outcome outcome, ErrorCode code, const std::string& message) {
   Answer<T> a;
   a.outcome = outcome;
   a.errorCode = code;
@@ -37,10 +38,11 @@ Answer<json> asJson(const Answer<long long>& a) {
 }
 
 // The signed URL is no longer good: the contract says 403 upload_url_expired or 410. A HEAD
-// carries no body, so a bare 403 on the upload URL is read the same way (a renewed URL is
-// cheap, and a second 403 ends the send through the round limit).
-bool urlExpired(int status, const std::string& errorCode) {
-  return status == 410 || (status == 403 && (errorCode.empty() || errorCode == "upload_url_expired"));
+// carries no body, so a bare 403 on the upload URL (upstream_rejected: no code, or one the
+// agent does not know) is read the same way (a renewed URL is cheap, and a second 403 ends the
+// send through the round limit).
+bool urlExpired(int status, ErrorCode errorCode) {
+  return status == 410 || (status == 403 && (errorCode == "upload_url_expired" || errorCode == "upstream_rejected"));
 }
 
 std::string lower(std::string s) {
@@ -55,7 +57,7 @@ Result<Captured> captureAttachment(storage::Store& store, Capture& capture, cons
                                    const CaptureLimits& limits) {
   const std::string limitText = std::to_string(limits.maxBytes) + " bytes";
   if (spec.expectedBytes && *spec.expectedBytes > limits.maxBytes) {
-    return Error{"too_large", "the attachment is " + std::to_string(*spec.expectedBytes) +
+    return Error{"payload_too_large", "the attachment is " + std::to_string(*spec.expectedBytes) +
                                   " bytes; the limit is " + limitText};
   }
   if (limits.readBytes == 0) return Error{"invalid", "readBytes must be positive"};
@@ -70,7 +72,7 @@ Result<Captured> captureAttachment(storage::Store& store, Capture& capture, cons
     if (*got == 0) break;
     if (*got > buffer.size()) return Error{"invalid", "the reader returned more bytes than it was given room for"};
     if (writer.bytesWritten() + *got > limits.maxBytes) {
-      return Error{"too_large", "the attachment is larger than the limit of " + limitText};
+      return Error{"payload_too_large", "the attachment is larger than the limit of " + limitText};
     }
     if (auto appended = writer.append(std::string_view(buffer.data(), *got)); !appended) return appended.error();
   }
@@ -221,15 +223,15 @@ Answer<json> Uploader::renewUrl(const storage::AttachmentRecord& attachment) {
 
 SendResult Uploader::send(const storage::OutboxOp& operation) {
   const std::string id = operation.payload.is_object() ? operation.payload.value("attachmentId", "") : "";
-  auto reject = [](const std::string& code, const std::string& message) {
+  auto reject = [](ErrorCode code, const std::string& message) {
     return SendResult{made<json>(Outcome::rejected, code, message), std::nullopt};
   };
-  auto retry = [](const std::string& code, const std::string& message) {
+  auto retry = [](ErrorCode code, const std::string& message) {
     return SendResult{made<json>(Outcome::retry, code, message), std::nullopt};
   };
   auto load = [&]() { return store_.attachments().attachment(id); };
   auto found = load();
-  if (!found) return reject("attachment_missing", "attachment '" + id + "' is not on this device");
+  if (!found) return reject("not_found", "attachment '" + id + "' is not on this device");
   storage::AttachmentRecord att = std::move(found).value();
   auto confirmedAnswer = [&](const storage::AttachmentRecord& a) {
     Answer<json> done;
@@ -242,7 +244,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
     return SendResult{done, std::nullopt};
   };
   if (att.state == storage::AttachmentState::confirmed) return confirmedAnswer(att);
-  if (!att.bytesOnDevice) return reject("attachment_gone", "the local copy of attachment '" + id + "' is gone");
+  if (!att.bytesOnDevice) return reject("gone", "the local copy of attachment '" + id + "' is gone");
   if (heldByPolicy(att)) {
     return retry("waiting", "upload of " + std::to_string(att.sizeBytes) +
                                 " bytes held while the link is metered or down (holdLargeUploadsWhenMetered)");
@@ -303,9 +305,9 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
   if (!opened) {
     storage::AttachmentUploadUpdate u;
     u.state = storage::AttachmentState::failed;
-    u.lastError = opened.error().code + ": " + opened.error().message;
+    u.lastError = opened.error().describe();
     update(u);
-    return reject("attachment_unreadable", "attachment '" + id + "' cannot be read: " + opened.error().message);
+    return reject(opened.error().code, "attachment '" + id + "' cannot be read: " + opened.error().message);
   }
   const storage::AttachmentReader reader = std::move(opened).value();
 
@@ -353,7 +355,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
         u.state = storage::AttachmentState::failed;
         u.lastError = "corrupt: " + stop.message;
         update(u);
-        return reject("attachment_corrupt", "the local copy of attachment '" + id + "' is damaged: " + stop.message);
+        return reject("corrupt", "the local copy of attachment '" + id + "' is damaged: " + stop.message);
       }
       return {asJson(stop), std::nullopt};  // transport, 5xx, ...: the offset is stored
     }
@@ -387,7 +389,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
       continue;  // the next pass asks HEAD and sends the rest
     }
     if (completed.status == 422 && completed.errorCode == "checksum_mismatch") {
-      if (att.lastError.rfind(kChecksumRestarted, 0) == 0) {
+      if (att.lastError.rfind(kChecksumRestarted.str(), 0) == 0) {
         const std::string reason = "checksum_mismatch twice: upstream's copy of attachment '" + att.upstreamId +
                                    "' did not match its SHA-256 after a restart from 0; parked";
         storage::AttachmentUploadUpdate u;
@@ -401,7 +403,7 @@ SendResult Uploader::send(const storage::OutboxOp& operation) {
       storage::AttachmentUploadUpdate u;
       u.state = storage::AttachmentState::uploading;
       u.uploadOffset = 0;
-      u.lastError = std::string(kChecksumRestarted) + ": upstream's copy did not match; starting over from 0";
+      u.lastError = kChecksumRestarted.str() + ": upstream's copy did not match; starting over from 0";
       update(u);
       log().warning("attachment %s failed its checksum on complete; starting over", id);
       continue;

@@ -166,7 +166,7 @@ std::string originOf(const std::string& url) {
 // request to it would fail the same way. Not bad_url or response_too_large: those are about one
 // URL or one answer.
 bool blocksOrigin(const Error& error) {
-  return platform::isPermanentTransportError(error) && error.code.rfind("tls_", 0) == 0;
+  return platform::isPermanentTransportError(error) && error.code.name().substr(0, 4) == "tls_";
 }
 }  // namespace
 
@@ -252,15 +252,23 @@ Answer<T> UpstreamClient::call(const std::string& method, const std::string& tar
   }
 
   const json error = json::parse(response->body, nullptr, false);
+  std::string upstreamError;
   if (error.is_object()) {
-    if (isString(error, "error")) answer.errorCode = error["error"].get<std::string>();
+    if (isString(error, "error")) upstreamError = error["error"].get<std::string>();
     if (isString(error, "message")) answer.message = error["message"].get<std::string>();
     if (error.contains("details")) answer.details = error["details"];
   }
-  if (answer.errorCode.empty()) answer.errorCode = "http_" + std::to_string(response->status);
+  const auto code = upstreamCode(upstreamError, response->status);
+  answer.errorCode = code.code;
+  const std::string answered = method + " " + target + " answered " + std::to_string(response->status);
   if (answer.message.empty()) {
-    answer.message = method + " " + target + " answered " + std::to_string(response->status) + " " +
-                     response->reason + (response->body.empty() ? "" : ": " + response->body.substr(0, 200));
+    answer.message = answered + " " + response->reason +
+                     (upstreamError.empty() ? "" : " '" + upstreamError.substr(0, 100) + "'") +
+                     (response->body.empty() ? "" : ": " + response->body.substr(0, 200));
+  } else if (!code.known) {
+    // A code the agent does not know: the message keeps upstream's own, and the status.
+    answer.message = answered + (upstreamError.empty() ? "" : " '" + upstreamError.substr(0, 100) + "'") + ": " +
+                     answer.message;
   }
   return answer;
 }

@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/agent/config.hpp"
 #include "temp_dir.hpp"
 

@@ -41,12 +41,12 @@ class RecordingExchange final : public platform::HttpExchange {
 
 template <class T>
 T must(Result<T> r, const std::string& what) {
-  if (!r) throw std::runtime_error(what + ": " + r.error().code + ": " + r.error().message);
+  if (!r) throw std::runtime_error(what + ": " + r.error().describe());
   return std::move(r).value();
 }
 
 inline void must(Result<void> r, const std::string& what) {
-  if (!r) throw std::runtime_error(what + ": " + r.error().code + ": " + r.error().message);
+  if (!r) throw std::runtime_error(what + ": " + r.error().describe());
 }
 
 struct SyncRig {

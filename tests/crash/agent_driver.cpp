@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
       auto wo = (*store)->workOrders().workOrder(id);
       if (wo && wo->doc.value("status", "") == "en_route") targets.push_back(id);
     }
-    if (targets.empty()) die("capture", makeError("no_work", "no en-route work order cached"));
+    if (targets.empty()) die("capture", makeError("not_found", "no en-route work order cached"));
     for (long k = 0;; ++k) {
       const std::string& wo = targets[static_cast<std::size_t>(k) % targets.size()];
       const std::string tag = "crash-r" + std::to_string(round) + "-k" + std::to_string(k);
@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
       }
       clock.advance(std::chrono::minutes{15});  // past any back-off
     }
-    die("push", makeError("stuck", "the outbox did not drain in 40 passes"));
+    die("push", makeError("internal", "the outbox did not drain in 40 passes"));
   }
   std::cerr << "crash_agent_driver: unknown mode " << mode << "\n";
   return 2;

@@ -164,7 +164,6 @@ void tus(const std::string& script, std::size_t chunk) {
   FUZZ_CHECK(progress.offset <= kAttachmentBytes);
   if (heard > 0) FUZZ_CHECK(progress.offset == last);
   if (progress.stoppedBy.ok()) FUZZ_CHECK(progress.offset == kAttachmentBytes);
-  else FUZZ_CHECK(!progress.stoppedBy.errorCode.empty());
 }
 
 void upload(const std::string& script) {
@@ -185,7 +184,6 @@ void upload(const std::string& script) {
     FUZZ_CHECK(!record->upstreamId.empty());
   } else {
     FUZZ_CHECK(record->state != storage::AttachmentState::confirmed);
-    FUZZ_CHECK(!result.answer.errorCode.empty());
   }
   FUZZ_CHECK(record->bytesOnDevice);  // an upload never loses the local copy
 }

@@ -39,7 +39,7 @@ class SignInOnly final : public platform::HttpExchange {
                       {"entitlements", {"workOrders", "inventory", "dispatch", "attachments"}}}}};
       return platform::HttpResponse{201, "Created", {{"Content-Type", "application/json"}}, grant.dump()};
     }
-    return makeError("transport", request.method + " " + request.url + ": offline");
+    return makeError("transport_failed", request.method + " " + request.url + ": offline");
   }
 };
 
@@ -122,6 +122,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       // Every refusal says what and why.
       FUZZ_CHECK(body.is_object() && body.contains("error") && body["error"].is_string());
       FUZZ_CHECK(body.contains("message") && body["message"].is_string());
+      // ...with a code of the one table, answered with that code's status.
+      const auto code = ErrorCode::parse(body["error"].get<std::string>());
+      FUZZ_CHECK(code.has_value());
+      FUZZ_CHECK(reply->status == code->httpStatus());
     }
     // A 500 is a bug of ours, not an answer to bad input.
     if (reply->status == 500) std::fprintf(stderr, "500: %s\n", reply->body.c_str());

@@ -86,7 +86,7 @@ inline fieldagent::Result<fieldagent::platform::HttpResponse> parseResponse(cons
   try {
     res.read(in);
   } catch (const Poco::Exception& e) {
-    return fieldagent::makeError("transport", "malformed response head: " + e.displayText());
+    return fieldagent::makeError("transport_failed", "malformed response head: " + e.displayText());
   }
   fieldagent::platform::HttpResponse response;
   // The status as Poco read it (the second word of the status line, which Poco just accepted
@@ -119,7 +119,7 @@ class ScriptedExchange final : public fieldagent::platform::HttpExchange {
       const fieldagent::platform::HttpRequest& request) override {
     ++requests_;
     last_ = request;
-    if (answers_.empty()) return fieldagent::makeError("transport", request.method + " " + request.url + ": offline");
+    if (answers_.empty()) return fieldagent::makeError("transport_failed", request.method + " " + request.url + ": offline");
     std::string raw = std::move(answers_.front());
     answers_.pop_front();
     return parseResponse(raw);

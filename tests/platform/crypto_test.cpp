@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/platform/encoding.hpp"
 

@@ -1,6 +1,7 @@
 #include <sys/stat.h>
 #include <catch2/catch.hpp>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/platform/files.hpp"
 #include "temp_dir.hpp"
 
@@ -45,7 +46,7 @@ TEST_CASE("reading a file reports missing files and oversize files by code", "[f
   CHECK(fs::readFile(dir / "absent").error().code == "not_found");
   REQUIRE(fs::atomicWrite(dir / "f", std::string(100, 'a')).ok());
   auto tooLarge = fs::readFile(dir / "f", 10);
-  CHECK(tooLarge.error().code == "too_large");
+  CHECK(tooLarge.error().code == "payload_too_large");
   CHECK(fs::readFile(dir.path()).error().code == "io");  // a folder is not a file
   REQUIRE(fs::atomicWrite(dir / "empty", "").ok());
   CHECK(fs::readFile(dir / "empty").value().empty());

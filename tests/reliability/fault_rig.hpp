@@ -242,7 +242,7 @@ struct FaultRig {
 
   // One capture, as the local API records it, then the wakeup the local API gives the loop.
   void captured(const Result<sync::Captured>& r, const char* what) {
-    INFO(what << ": " << (r ? std::string() : r.error().code + ": " + r.error().message));
+    INFO(what << ": " << (r ? std::string() : r.error().describe()));
     REQUIRE(r.ok());
     operations += static_cast<int>(r->operations.size());
     agent->localWriteRecorded();

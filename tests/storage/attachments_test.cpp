@@ -3,6 +3,7 @@
 #include <fstream>
 #include <random>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/platform/encoding.hpp"
 #include "fieldagent/platform/files.hpp"
 #include "store_fixture.hpp"

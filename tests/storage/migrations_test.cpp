@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/platform/files.hpp"
 #include "fieldagent/storage/schema.hpp"
 #include "store_fixture.hpp"

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "error_code_checks.hpp"
 #include "store_fixture.hpp"
 
 using namespace fieldagent;

@@ -1,6 +1,7 @@
 #include <sys/stat.h>
 #include <catch2/catch.hpp>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/platform/files.hpp"
 #include "fieldagent/platform/logging.hpp"
 #include "fieldagent/storage/secrets.hpp"

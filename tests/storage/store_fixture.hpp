@@ -52,7 +52,7 @@ struct StoreFixture {
   void reopen() {
     store.reset();
     auto opened = storage::Store::open(options, clock, entropy, keys);
-    if (!opened) throw std::runtime_error(opened.error().code + ": " + opened.error().message);
+    if (!opened) throw std::runtime_error(opened.error().describe());
     store = std::move(opened).value();
   }
 
@@ -65,7 +65,7 @@ struct StoreFixture {
     write.workOrderPatch = storage::Json{{"status", status}};
     write.operations.push_back({"status", {{"status", status}}, "etag-1", {}, {}});
     auto r = store->localWrites().applyLocalWrite(write);
-    if (!r) throw std::runtime_error(r.error().code + ": " + r.error().message);
+    if (!r) throw std::runtime_error(r.error().describe());
     return std::move(r).value();
   }
 
@@ -75,7 +75,7 @@ struct StoreFixture {
     write.workOrderId = workOrderId;
     write.operations.push_back({kind, {{"kind", kind}}, "", std::move(dependsOn), {}});
     auto r = store->localWrites().applyLocalWrite(write);
-    if (!r) throw std::runtime_error(r.error().code + ": " + r.error().message);
+    if (!r) throw std::runtime_error(r.error().describe());
     return r->operations.at(0).id;
   }
 };

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "error_code_checks.hpp"
 #include "store_fixture.hpp"
 
 using namespace fieldagent;

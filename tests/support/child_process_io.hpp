@@ -24,7 +24,7 @@ inline void writeLine(const std::string& line) {
 
 // An error the child cannot go on after: said on stderr, exit 3.
 [[noreturn]] inline void dieWith(const char* program, const std::string& what, const Error& e) {
-  std::fprintf(stderr, "%s: %s: %s: %s\n", program, what.c_str(), e.code.c_str(), e.message.c_str());
+  std::fprintf(stderr, "%s: %s: %s: %s\n", program, what.c_str(), e.code.str().c_str(), e.message.c_str());
   std::_Exit(3);
 }
 

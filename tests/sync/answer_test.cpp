@@ -41,14 +41,15 @@ TEST_CASE("answers are classified as the design says", "[answer]") {
 }
 
 TEST_CASE("transport failures are retry when transient, blocked when permanent", "[answer]") {
-  for (const char* code : {"transport_timeout", "transport_failed", "tls_handshake", "tls_handshake_timeout",
-                           "transport", "waiting"}) {
+  for (ErrorCode code : {ErrorCode("transport_timeout"), ErrorCode("transport_failed"), ErrorCode("tls_handshake"),
+                         ErrorCode("tls_handshake_timeout"), ErrorCode("waiting")}) {
     INFO(code);
     CHECK(classifyTransportFailure(code) == Outcome::retry);
   }
-  for (const char* code : {"tls_untrusted", "tls_expired", "tls_not_yet_valid", "tls_hostname_mismatch",
-                           "tls_pin_mismatch", "tls_bad_certificate", "tls_protocol", "bad_url", "insecure_url",
-                           "tls_config", "response_too_large", "internal"}) {
+  for (ErrorCode code : std::initializer_list<ErrorCode>{
+           "tls_untrusted", "tls_pin_mismatch", "tls_expired", "tls_not_yet_valid", "tls_hostname_mismatch",
+           "tls_bad_certificate", "tls_protocol", "bad_url", "insecure_url", "tls_config", "response_too_large",
+           "internal"}) {
     INFO(code);
     CHECK(classifyTransportFailure(code) == Outcome::blocked);
   }

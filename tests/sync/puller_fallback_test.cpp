@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "error_code_checks.hpp"
 #include "sync_fixture.hpp"
 
 using namespace fieldagent;
@@ -101,9 +102,9 @@ TEST_CASE("a prime against an upstream ignoring technicianId and sort caches exa
   REQUIRE(*good.technician().technicianId == me);
 
   auto wellBehaved = good.puller().pull();
-  if (!wellBehaved) FAIL(wellBehaved.error().code + ": " + wellBehaved.error().message);
+  if (!wellBehaved) FAIL(wellBehaved.error().describe());
   auto fallback = odd.puller().pull();
-  if (!fallback) FAIL(fallback.error().code + ": " + fallback.error().message);
+  if (!fallback) FAIL(fallback.error().describe());
 
   const auto expected = assignedUpstream(odd, me);
   REQUIRE(expected.size() >= 10);
@@ -150,7 +151,7 @@ TEST_CASE("delta pulls against an upstream ignoring technicianId and sort miss n
 
   f.clock.advance(60s);  // the device's clock moves past the edits (see puller_test)
   auto delta = puller.pull();
-  if (!delta) FAIL(delta.error().code + ": " + delta.error().message);
+  if (!delta) FAIL(delta.error().describe());
   CHECK_FALSE(delta->prime);
   CHECK(f.store->workOrders().workOrder(rescheduled).value().doc["appointmentWindow"] == window);
   CHECK(f.store->workOrders().workOrder(reassigned).error().code == "not_found");
@@ -206,13 +207,13 @@ TEST_CASE("work reassigned while an unsorted window is paged is settled by the n
                 .status == 200);
   };
   auto prime = puller.pull();
-  if (!prime) FAIL(prime.error().code + ": " + prime.error().message);
+  if (!prime) FAIL(prime.error().describe());
   REQUIRE(edited);
   f.http.before = nullptr;
 
   f.clock.advance(60s);
   auto delta = puller.pull();
-  if (!delta) FAIL(delta.error().code + ": " + delta.error().message);
+  if (!delta) FAIL(delta.error().describe());
   const auto expected = assignedUpstream(f, me);
   CHECK(expected.count(gained) == 1);
   CHECK(expected.count(lost) == 0);

@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/sync/tuning.hpp"
 #include "sync_fixture.hpp"
 
@@ -43,7 +44,7 @@ TEST_CASE("the first pull primes every assigned work order and what it needs off
   const std::string me = *f.technician().technicianId;
 
   auto report = puller.pull();
-  if (!report) FAIL(report.error().code + ": " + report.error().message);
+  if (!report) FAIL(report.error().describe());
   CHECK(report->prime);
   const auto expected = assignedUpstream(f, me);
   REQUIRE_FALSE(expected.empty());

@@ -59,7 +59,7 @@ struct Queue {
     for (const auto& id : f.store->workOrders().workOrderIds().value()) {
       auto found = f.store->workOrders().workOrder(id);
       if (!found) {
-        std::fprintf(stderr, "%s: %s: %s\n", id.c_str(), found.error().code.c_str(), found.error().message.c_str());
+        std::fprintf(stderr, "%s: %s: %s\n", id.c_str(), found.error().code.str().c_str(), found.error().message.c_str());
         FAIL("work order not readable");
       }
       auto wo = std::move(found).value();

@@ -2,6 +2,7 @@
 // expiry and after a 401, and what a refusal leaves behind.
 #include <catch2/catch.hpp>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/platform/files.hpp"
 #include "sync_fixture.hpp"
 

@@ -1,6 +1,7 @@
 // RFC 6238 appendix B and RFC 4226 appendix D test vectors.
 #include <catch2/catch.hpp>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/platform/encoding.hpp"
 #include "fieldagent/sync/totp.hpp"
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/platform/encoding.hpp"
 #include "fieldagent/sync/tuning.hpp"
 #include "fieldagent/sync/upstream_client.hpp"
@@ -324,7 +325,7 @@ namespace {
 // An exchange whose transport fails every request with `code`, counting what would have gone out.
 class RefusingExchange final : public platform::HttpExchange {
  public:
-  explicit RefusingExchange(std::string code) : code_(std::move(code)) {}
+  explicit RefusingExchange(ErrorCode code) : code_(code) {}
   Result<platform::HttpResponse> exchange(const platform::HttpRequest& request) override {
     urls.push_back(request.url);
     return makeError(code_, "TLS handshake with api.example.com failed: refused");
@@ -332,7 +333,7 @@ class RefusingExchange final : public platform::HttpExchange {
   std::vector<std::string> urls;
 
  private:
-  std::string code_;
+  ErrorCode code_;
 };
 }  // namespace
 
@@ -372,7 +373,8 @@ TEST_CASE("a refused certificate blocks its origin on the slow schedule until re
 }
 
 TEST_CASE("transient transport failures and bad URLs do not block an origin", "[client]") {
-  for (const char* code : {"transport_timeout", "transport_failed", "tls_handshake", "bad_url", "response_too_large"}) {
+  for (ErrorCode code : std::initializer_list<ErrorCode>{"transport_timeout", "transport_failed", "tls_handshake",
+                                                        "bad_url", "response_too_large"}) {
     INFO(code);
     RefusingExchange http(code);
     platform::FakeClock clock;

@@ -11,6 +11,7 @@
 #include <Poco/PipeStream.h>
 #include <Poco/Process.h>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/platform/crypto.hpp"
 #include "fieldagent/platform/encoding.hpp"
 #include "fieldagent/platform/http_transport.hpp"

@@ -3,6 +3,7 @@
 
 #include <Poco/Net/NetException.h>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/platform/http_exchange.hpp"
 #include "fieldagent/platform/http_transport.hpp"
@@ -163,7 +164,7 @@ TEST_CASE("a TLS socket refuses what would send bytes outside the TLS session", 
 TEST_CASE("transport failures are classified as transient or permanent", "[transport][classify]") {
   const auto classify = [](const Poco::Exception& e) {
     const Error error = transportError(e);
-    return std::make_pair(error.code, isTransientTransportError(error));
+    return std::make_pair(error.code.str(), isTransientTransportError(error));
   };
   using P = std::pair<std::string, bool>;
   CHECK(classify(Poco::TimeoutException("read")) == P{"transport_timeout", true});

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "error_code_checks.hpp"
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/platform/encoding.hpp"
 #include "fieldagent/platform/keystore.hpp"
@@ -83,7 +84,7 @@ class CuttingExchange final : public platform::HttpExchange {
     platform::HttpRequest shortened = request;
     shortened.body.resize(keep);
     (void)real_.exchange(shortened);
-    return Error{"transport", "connection cut by the test"};
+    return Error{"transport_failed", "connection cut by the test"};
   }
   int patches = 0;
   int cutPatch = 0;
@@ -115,7 +116,7 @@ StoredPhoto storePhoto(storage::Store& store, std::size_t size) {
   write.attachments.push_back(*finished);
   write.operations.push_back({"attachment_upload", {{"attachmentId", finished->id}}, "", {}, {}});
   auto recorded = store.localWrites().applyLocalWrite(write);
-  if (!recorded) FAIL(recorded.error().code + ": " + recorded.error().message);
+  if (!recorded) FAIL(recorded.error().describe());
   return {finished->id, bytes};
 }
 
@@ -157,7 +158,7 @@ TEST_CASE("@tus/server receives an upload, and a resumed upload after a cut, byt
     cutting.keep = 100'000;
     auto first = sync::tusSend(client, reader, url, 256u << 10, false, 2, nullptr);
     REQUIRE_FALSE(first.stoppedBy.ok());
-    CHECK(first.stoppedBy.errorCode == "transport");
+    CHECK(first.stoppedBy.errorCode == "transport_failed");
     std::vector<std::uint64_t> offsets;
     auto second = sync::tusSend(client, reader, url, 256u << 10, false, 2,
                                 [&](std::uint64_t offset) { offsets.push_back(offset); });

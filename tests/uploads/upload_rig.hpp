@@ -45,7 +45,7 @@ class TappedExchange final : public platform::HttpExchange {
     if (request.method == "POST" && request.url.find("/upload-url") != std::string::npos) ++renewals;
     if (action.kind == TapAction::cutBody || action.kind == TapAction::cutAnswer) {
       ++cuts;
-      return Error{"transport", "connection cut by the test"};
+      return Error{"transport_failed", "connection cut by the test"};
     }
     if (!answer) {
       if (answer.error().code == "transport_failed") ++cuts;  // the simulator's own drop fault
@@ -129,7 +129,7 @@ struct UploadRig {
                            const std::string& kind = "photo") {
     storage::AttachmentSpec spec{workOrders.at(index), kind, kind + ".bin", "application/octet-stream", std::nullopt};
     auto captured = sync::captureAttachment(*f.store, *capture, spec, source, {256ull << 20, 64u << 10});
-    if (!captured) FAIL(captured.error().code + ": " + captured.error().message);
+    if (!captured) FAIL(captured.error().describe());
     return captured->detail["attachmentId"].get<std::string>();
   }
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "error_code_checks.hpp"
 #include "upload_rig.hpp"
 
 using namespace fieldagent;
@@ -68,7 +69,7 @@ TEST_CASE("capture refuses an attachment over the size limit and keeps nothing o
   storage::AttachmentSpec spec{rig.workOrders[0], "photo", "big.jpg", "image/jpeg", std::nullopt};
   auto captured = captureAttachment(*rig.f.store, *rig.capture, spec, std::ref(source), {100'000, 64u << 10});
   REQUIRE_FALSE(captured.ok());
-  CHECK(captured.error().code == "too_large");
+  CHECK(captured.error().code == "payload_too_large");
   CHECK(captured.error().message.find("100000") != std::string::npos);
   CHECK(rig.f.store->attachments().attachmentBytesInUse() == 0);
   CHECK(rig.f.store->attachments().listAttachments(rig.workOrders[0]).value().empty());
@@ -77,7 +78,7 @@ TEST_CASE("capture refuses an attachment over the size limit and keeps nothing o
   spec.expectedBytes = 200'000;
   auto announced = captureAttachment(*rig.f.store, *rig.capture, spec, std::ref(source), {100'000, 64u << 10});
   REQUIRE_FALSE(announced.ok());
-  CHECK(announced.error().code == "too_large");
+  CHECK(announced.error().code == "payload_too_large");
 }
 
 TEST_CASE("a signed URL that expires mid-way is renewed and the upload finishes from its offset") {

@@ -30,9 +30,9 @@ Reply AgentHandlers::events(Request& r) {
 
 Reply AgentHandlers::noSuchResource(Request& r) {
   const std::string what = r.rest().empty() ? "" : r.rest().front();
-  return error(404, "not_found", "no such resource: " + r.method() + " /agent/" + what);
+  return error("not_found", "no such resource: " + r.method() + " /agent/" + what);
 }
 
-Reply noSuchResource(Request& r) { return error(404, "not_found", "no such resource: " + r.method() + " " + r.path()); }
+Reply noSuchResource(Request& r) { return error("not_found", "no such resource: " + r.method() + " " + r.path()); }
 
 }  // namespace fieldagent::agent::api

@@ -106,7 +106,7 @@ Reply AttachmentHandlers::capture(Request& r) {
     try {
       form.load(request, request.stream(), part);
     } catch (const Poco::Exception& e) {
-      return error(400, "bad_request", "malformed multipart body: " + e.displayText());
+      return error("bad_request", "malformed multipart body: " + e.displayText());
     }
     streamed = std::move(part.result);
   } else {

@@ -31,7 +31,7 @@ bool authorised(const HTTPServerRequest& request, const std::string& token) {
 Reply route(HTTPServerRequest& request, HTTPServerResponse& response, LocalApiContext& context,
             AppIdempotency& idempotency, const std::string& token) {
   if (!authorised(request, token)) {
-    return error(401, "unauthorized", "missing or wrong bearer token (see the agent's api-token file)");
+    return error("unauthorized", "missing or wrong bearer token (see the agent's api-token file)");
   }
   // A target Poco cannot decode ("/a%%b", "%zz") is the client's mistake, not ours (fuzzing
   // found it answered 500).
@@ -41,14 +41,14 @@ Reply route(HTTPServerRequest& request, HTTPServerResponse& response, LocalApiCo
     uri = Poco::URI(request.getURI());
     for (const auto& [k, v] : uri.getQueryParameters()) query[k] = v;
   } catch (const Poco::Exception& e) {
-    return error(400, "bad_request", "malformed request target: " + e.displayText());
+    return error("bad_request", "malformed request target: " + e.displayText());
   }
   // Ids, keys and query values end up in JSON (the store, the idempotency file, upstream),
   // which holds UTF-8 only: anything else is refused here, before it can make a dump() throw
   // after a write was recorded (found by fuzzing).
   bool utf8 = validUtf8(uri.getPath()) && validUtf8(request.get("Idempotency-Key", ""));
   for (const auto& [k, v] : query) utf8 = utf8 && validUtf8(k) && validUtf8(v);
-  if (!utf8) return error(400, "bad_request", "the path, query and Idempotency-Key must be UTF-8");
+  if (!utf8) return error("bad_request", "the path, query and Idempotency-Key must be UTF-8");
   auto found = findRoute(request.getMethod(), splitPath(uri.getPath()));
   Request r(request, response, context, idempotency, uri.getPath(), std::move(query), std::move(found.match));
   return found.route->handler(r);
@@ -83,7 +83,7 @@ void serve(HTTPServerRequest& request, HTTPServerResponse& response, LocalApiCon
   try {
     reply = route(request, response, context, idempotency, token);
   } catch (const std::exception& e) {
-    reply = error(500, "internal", std::string("unexpected failure: ") + e.what());
+    reply = error("internal", std::string("unexpected failure: ") + e.what());
   }
   if (reply.streamed) return;
   if (reply.status >= 400) ++context.metrics.apiErrors;

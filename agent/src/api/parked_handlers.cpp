@@ -38,7 +38,7 @@ std::optional<std::int64_t> itemId(const Request& r) {
   }
 }
 
-Reply badId(const ParkedKind& kind) { return error(404, "not_found", std::string(kind.noun) + " id must be a number"); }
+Reply badId(const ParkedKind& kind) { return error("not_found", std::string(kind.noun) + " id must be a number"); }
 
 Reply show(Request& r, const ParkedKind& kind) {
   auto id = itemId(r);
@@ -63,7 +63,7 @@ Reply actOn(Request& r, const ParkedKind& kind, std::int64_t id, const std::func
 
 Reply unserved(Request& r, const ParkedKind& kind) {
   if (!itemId(r)) return badId(kind);
-  return error(404, "not_found", "no such resource: " + r.method() + " /agent/" + kind.collection);
+  return error("not_found", "no such resource: " + r.method() + " /agent/" + kind.collection);
 }
 
 Reply listOperationsIn(Request& r, std::optional<storage::OpState> state) {
@@ -71,7 +71,7 @@ Reply listOperationsIn(Request& r, std::optional<storage::OpState> state) {
   f.state = state;
   if (r.has("state")) {
     f.state = storage::parseOpState(r.query("state"));
-    if (!f.state) return error(400, "bad_request", "state \"" + r.query("state") + "\" is not an operation state");
+    if (!f.state) return error("bad_request", "state \"" + r.query("state") + "\" is not an operation state");
   }
   if (r.has("workOrderId")) f.workOrderId = r.query("workOrderId");
   auto limit = intParam(r, "limit", 100, 1, 1000);
@@ -105,11 +105,11 @@ Reply ParkedHandlers::actOnOperation(Request& r) {
   const std::string& action = r.param("action");
   if (action == "retry") return actOn(r, kOperation, *id, [&] { return context.store.outbox().retryParked(*id); });
   if (action == "discard") return actOn(r, kOperation, *id, [&] { return context.store.outbox().discard(*id); });
-  if (action != "edit") return error(404, "not_found", "no such action: " + action);
+  if (action != "edit") return error("not_found", "no such action: " + action);
   auto body = r.readJson();
   if (!body) return fromError(body.error());
   if (!body->contains("request") || !(*body)["request"].is_object())
-    return error(400, "invalid", "request must be an object (the operation's new request)");
+    return error("invalid", "request must be an object (the operation's new request)");
   return actOn(r, kOperation, *id, [&] { return context.capture.editParked(*id, (*body)["request"]); });
 }
 
@@ -131,13 +131,13 @@ Reply ParkedHandlers::resolveConflict(Request& r) {
       {"take_theirs", storage::ConflictChoice::takeTheirs},
       {"edit", storage::ConflictChoice::edit}};
   if (!body->contains("choice") || !(*body)["choice"].is_string() || !choices.count((*body)["choice"]))
-    return error(400, "invalid", "choice must be keep_mine, take_theirs or edit");
+    return error("invalid", "choice must be keep_mine, take_theirs or edit");
   std::optional<json> edited;
   if (body->contains("request")) {
-    if (!(*body)["request"].is_object()) return error(400, "invalid", "request must be an object");
+    if (!(*body)["request"].is_object()) return error("invalid", "request must be an object");
     edited = (*body)["request"];
   }
-  if (body->contains("note") && !(*body)["note"].is_string()) return error(400, "invalid", "note must be a string");
+  if (body->contains("note") && !(*body)["note"].is_string()) return error("invalid", "note must be a string");
   const auto choice = choices.at((*body)["choice"]);
   const std::string note = body->value("note", "");
   return actOn(r, kConflict, *id, [&] { return r.context().conflicts.resolve(*id, choice, edited, note); });

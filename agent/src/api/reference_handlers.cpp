@@ -31,7 +31,7 @@ Reply ReferenceHandlers::inventory(Request& r) {
     if (auto t = context.store.referenceData().reference(storage::ReferenceKind::technician, tech); t)
       warehouse = t->value("vanWarehouseId", "");
   }
-  if (warehouse.empty()) return error(400, "bad_request", "warehouseId is required (no van known for this user)");
+  if (warehouse.empty()) return error("bad_request", "warehouseId is required (no van known for this user)");
   std::optional<std::string> part;
   if (r.has("partNumber")) part = r.query("partNumber");
   auto lines = context.store.referenceData().stock(warehouse, part);

@@ -22,9 +22,9 @@ struct Reply {
   std::string rawJson;    // when set, sent as the body instead of `body` (already valid JSON text)
 };
 
-Reply error(int status, const std::string& code, const std::string& message);
-// The HTTP status for an error code of the layers below (500 for one it does not know).
-int statusFor(const std::string& code);
+// An error answer: the code's HTTP status from the table (error_code.hpp), `{"error", "message"}`
+// (the code's meaning when the message is empty).
+Reply error(ErrorCode code, const std::string& message);
 Reply fromError(const Error& e);
 
 }  // namespace fieldagent::agent::api

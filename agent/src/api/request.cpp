@@ -53,13 +53,13 @@ Result<json> Request::readJson() {
 Reply Request::idempotent(const std::string& requestHash, const std::function<Reply()>& write) {
   const std::string key = http_.get("Idempotency-Key", "");
   if (key.size() > tuning::kMaxIdempotencyKey)
-    return error(400, "bad_request", "Idempotency-Key longer than 255 characters");
+    return error("bad_request", "Idempotency-Key longer than 255 characters");
   std::lock_guard lock(context_.writeMutex);
   const std::string scoped = http_.getMethod() + " " + http_.getURI() + " " + key;
   if (!key.empty()) {
     if (auto seen = idempotency_.find(scoped)) {
       if (seen->requestHash != requestHash)
-        return error(422, "idempotency_key_reused", "Idempotency-Key " + key + " was used before with a different request");
+        return error("idempotency_key_reused", "Idempotency-Key " + key + " was used before with a different request");
       return {seen->status, seen->body, true};
     }
   }

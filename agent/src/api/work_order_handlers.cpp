@@ -11,7 +11,7 @@ Reply WorkOrderHandlers::list(Request& r) {
   if (r.has("status")) {
     const std::string status = r.query("status");
     if (!sync::knownStatus(status) && status != "open")
-      return error(400, "bad_request", "status \"" + status + "\" is not a work-order status");
+      return error("bad_request", "status \"" + status + "\" is not a work-order status");
     q.status = status;
   }
   if (r.has("technicianId")) q.technicianId = r.query("technicianId");
@@ -56,17 +56,17 @@ Reply WorkOrderHandlers::answerChecklist(Request& r) {
 }
 
 Reply WorkOrderHandlers::listNotServed(Request& r) {
-  return error(405, "method_not_allowed", r.method() + " /work-orders is not served");
+  return error("method_not_allowed", r.method() + " /work-orders is not served");
 }
 
-Reply WorkOrderHandlers::noSuchPart(Request& r) { return error(404, "not_found", "no such resource: " + r.param("part")); }
+Reply WorkOrderHandlers::noSuchPart(Request& r) { return error("not_found", "no such resource: " + r.param("part")); }
 
 Reply WorkOrderHandlers::partNotServed(Request& r) {
-  return error(405, "method_not_allowed", r.method() + " is not served here");
+  return error("method_not_allowed", r.method() + " is not served here");
 }
 
 Reply WorkOrderHandlers::noSuchResource(Request& r) {
-  return error(404, "not_found", "no such resource under work order " + r.param("id"));
+  return error("not_found", "no such resource under work order " + r.param("id"));
 }
 
 }  // namespace fieldagent::agent::api

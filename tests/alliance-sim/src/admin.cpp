@@ -18,7 +18,7 @@ HttpReply Simulator::admin(Request& req) {
     if (m == "GET") return jsonReply(200, describeFaults(faults_.plan()));
     if (m == "PUT" || m == "POST") {
       auto plan = parseFaults(req.body());
-      if (!plan) throw HttpError{400, plan.error().code, plan.error().message};
+      if (!plan) throw HttpError{400, plan.error().code.str(), plan.error().message};
       faults_.set(*plan);
       return jsonReply(200, describeFaults(*plan));
     }

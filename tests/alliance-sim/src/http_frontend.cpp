@@ -143,7 +143,7 @@ Result<int> HttpFrontend::start(const std::string& bind, int port) {
     server_->start();
     return bound;
   } catch (const Poco::Exception& e) {
-    return makeError("listen", "cannot listen on " + bind + ":" + std::to_string(port) + ": " + e.displayText());
+    return makeError("bind", "cannot listen on " + bind + ":" + std::to_string(port) + ": " + e.displayText());
   }
 }
 

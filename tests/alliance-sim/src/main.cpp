@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   int signal = 0;
   sigwait(&stopSignals, &signal);
   frontend.stop();
-  opened = makeError("stopped", "");  // closes the database before the folder goes
+  opened = makeError("closed", "");  // closes the database before the folder goes
   if (temporary) {
     std::error_code ec;
     std::filesystem::remove_all(dataDir, ec);

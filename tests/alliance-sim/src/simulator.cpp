@@ -236,7 +236,7 @@ Result<std::unique_ptr<Simulator>> Simulator::open(const SimConfig& config, cons
     sim->db_ = std::make_unique<Database>(config.dataDir / "alliance-sim.db");
     sim->initialise();
   } catch (const SqlError& e) {
-    return makeError("storage", e.what());
+    return makeError("db", e.what());
   }
   return sim;
 }

@@ -1,6 +1,7 @@
 // The command line, and the RFC 6238 TOTP helper the tests log in with.
 #include <catch2/catch.hpp>
 
+#include "error_code_checks.hpp"
 #include "options.hpp"
 #include "totp.hpp"
 

@@ -10,7 +10,7 @@
 
 namespace fieldagent::platform::fs {
 
-// Reads the whole file. Errors: "not_found", "io" (with the OS's reason), "too_large" when
+// Reads the whole file. Errors: "not_found", "io" (with the OS's reason), "payload_too_large" when
 // the file exceeds `maxBytes`.
 Result<std::string> readFile(const std::filesystem::path& path, std::uint64_t maxBytes = 64u << 20);
 

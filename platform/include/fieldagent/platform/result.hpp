@@ -6,13 +6,18 @@
 #include <utility>
 #include <variant>
 
+#include "fieldagent/platform/error_code.hpp"
+
 namespace fieldagent {
 
 struct Error {
-  // A stable, machine-readable code ("io", "corrupt", "quota_exceeded", ...) and a message
-  // for a person that names what went wrong and where.
-  std::string code;
+  // A code of the one table (error_code.hpp: "io", "corrupt", "quota_exceeded", ...) and a
+  // message for a person that names what went wrong and where.
+  ErrorCode code;
   std::string message;
+
+  // "<code>: <message>", as logs and stored last errors show it.
+  std::string describe() const { return code.str() + ": " + message; }
 };
 
 template <class T>
@@ -69,6 +74,6 @@ class [[nodiscard]] Result<void> {
   bool failed_ = false;
 };
 
-inline Error makeError(std::string code, std::string message) { return Error{std::move(code), std::move(message)}; }
+inline Error makeError(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
 
 }  // namespace fieldagent

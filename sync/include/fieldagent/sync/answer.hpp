@@ -8,6 +8,7 @@
 
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/platform/crypto.hpp"
+#include "fieldagent/platform/result.hpp"
 
 namespace fieldagent::sync {
 
@@ -31,15 +32,25 @@ const char* toString(Outcome outcome);
 Outcome classifyStatus(int status);
 // The outcome of a request that got no answer, from the exchange's error code
 // (platform::transportError()): `blocked` for the permanent codes, `retry` for the rest.
-Outcome classifyTransportFailure(const std::string& errorCode);
+Outcome classifyTransportFailure(ErrorCode errorCode);
+
+// The code for an upstream error answer: upstream's own "error" when it is one of the contract's
+// codes in the table (error_code.hpp), else upstream_rejected (a 4xx) or upstream_failed
+// (anything else). `known` is false then, and the caller keeps upstream's string in the message.
+struct UpstreamCode {
+  ErrorCode code;
+  bool known = false;
+};
+UpstreamCode upstreamCode(const std::string& upstreamError, int status);
 
 template <class T>
 struct Answer {
   Outcome outcome = Outcome::retry;
   int status = 0;              // 0 when the request never got an answer
   std::optional<T> value;      // set when outcome == ok
-  std::string errorCode;       // the contract's "error", a transport code ("transport_failed",
-                               // "tls_untrusted", ...: platform::transportError()), "bad_answer", ...
+  ErrorCode errorCode;         // when not ok: the contract's "error" (upstreamCode()), a transport
+                               // code ("transport_failed", "tls_untrusted", ...:
+                               // platform::transportError()), "bad_answer", ...
   std::string message;         // for a person: the server's message or what went wrong
   nlohmann::json details;      // the contract's "details" (e.g. current work order on 409/412)
   std::optional<std::chrono::seconds> retryAfter;

@@ -34,7 +34,7 @@ struct CaptureLimits {
 // Streams an attachment from `readMore` (returns the bytes it put in the buffer, 0 at the end,
 // or an error) into the store and records it with its upload operation. The detail of the
 // answer carries "attachmentId": the handle an app uses as signatureToken until the upload is
-// done. Errors: "too_large" (names the limit; nothing is kept), "invalid", the reader's own,
+// done. Errors: "payload_too_large" (names the limit; nothing is kept), "invalid", the reader's own,
 // and the store's ("quota_exceeded", "no_space", "io").
 Result<Captured> captureAttachment(storage::Store& store, Capture& capture, const storage::AttachmentSpec& spec,
                                    const std::function<Result<std::size_t>(char*, std::size_t)>& readMore,
