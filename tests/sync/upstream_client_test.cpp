@@ -211,6 +211,37 @@ TEST_CASE("the contract's error shape, Retry-After and replay markers are read",
   CHECK(busy.message.find("503") != std::string::npos);
 }
 
+TEST_CASE("an upstream code the agent does not know is upstream_rejected or upstream_failed, kept in the message",
+          "[client]") {
+  Fixture f([](const SeenRequest& r, HTTPServerResponse& res) {
+    if (r.uri.find("/wo_teapot") != std::string::npos) {
+      answer(res, 418, R"({"error":"teapot_mode","message":"short and stout"})");
+    } else if (r.uri.find("/wo_corrupt") != std::string::npos) {
+      answer(res, 400, R"({"error":"corrupt","message":"your data is bad"})");
+    } else if (r.uri.find("/wo_bare") != std::string::npos) {
+      answer(res, 403, "");
+    } else {
+      answer(res, 502, R"({"error":"gateway_sad","message":"the back office is down"})");
+    }
+  });
+  auto teapot = f.client.getWorkOrder("wo_teapot");
+  CHECK(teapot.outcome == Outcome::rejected);
+  CHECK(teapot.errorCode == "upstream_rejected");
+  CHECK_THAT(teapot.message, Catch::Contains("418") && Catch::Contains("teapot_mode") &&
+                                 Catch::Contains("short and stout"));
+  // One of the agent's own codes from upstream is not taken as the agent's: a damaged local file.
+  auto corrupt = f.client.getWorkOrder("wo_corrupt");
+  CHECK(corrupt.errorCode == "upstream_rejected");
+  CHECK_THAT(corrupt.message, Catch::Contains("'corrupt'"));
+  auto bare = f.client.getWorkOrder("wo_bare");
+  CHECK(bare.errorCode == "upstream_rejected");
+  CHECK_THAT(bare.message, Catch::Contains("403"));
+  auto down = f.client.getWorkOrder("wo_down");
+  CHECK(down.outcome == Outcome::retry);
+  CHECK(down.errorCode == "upstream_failed");
+  CHECK_THAT(down.message, Catch::Contains("gateway_sad") && Catch::Contains("the back office is down"));
+}
+
 TEST_CASE("sign-in answers: MFA required, a challenge, wrong code", "[client]") {
   Fixture f([](const SeenRequest& r, HTTPServerResponse& res) {
     const auto body = nlohmann::json::parse(r.body);

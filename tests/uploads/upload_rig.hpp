@@ -18,9 +18,10 @@ namespace fieldagent::testing {
 
 // What the tap does with one request: pass it, cut it after `keepBytes` of its body went out
 // (the server sees a short request and the client a dead connection), cut the answer after
-// the whole request went out, or flip one byte of the body (the checksum header stays).
+// the whole request went out, flip one byte of the body (the checksum header stays), or answer
+// a bare 403 (no body, as to a HEAD) without sending anything.
 struct TapAction {
-  enum Kind { pass, cutBody, cutAnswer, flipByte } kind = pass;
+  enum Kind { pass, cutBody, cutAnswer, flipByte, bareForbidden } kind = pass;
   std::size_t keepBytes = 0;
 };
 
@@ -37,6 +38,7 @@ class TappedExchange final : public platform::HttpExchange {
       if (isPatch) ++patches;
       if (decide) action = decide(request, isPatch ? patches : 0);
     }
+    if (action.kind == TapAction::bareForbidden) return platform::HttpResponse{403, "Forbidden", {}, ""};
     if (action.kind == TapAction::cutBody) sent.body.resize(std::min(action.keepBytes, sent.body.size()));
     if (action.kind == TapAction::flipByte && !sent.body.empty()) sent.body[sent.body.size() / 2] ^= 0x5a;
     auto answer = real_.exchange(sent);

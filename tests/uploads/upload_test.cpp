@@ -102,6 +102,24 @@ TEST_CASE("a signed URL that expires mid-way is renewed and the upload finishes 
   CHECK(rig.upstreamAttachment(rig.workOrders[0], att.upstreamId)["sha256"] == expected);
 }
 
+TEST_CASE("a bare 403 on the upload URL is read as an expired URL: renewed, and the upload finishes") {
+  UploadRig rig({"--max-chunk-bytes", "1048576"});
+  PatternSource source(3u << 20, 5);
+  const std::string id = rig.capturePhoto(std::ref(source));
+  bool refused = false;
+  rig.tap.decide = [&](const platform::HttpRequest&, int patch) {
+    if (patch != 2 || refused) return TapAction{};
+    refused = true;
+    return TapAction{TapAction::bareForbidden};
+  };
+  REQUIRE(rig.drainAll() <= 3);
+  CHECK(refused);
+  auto att = rig.f.store->attachments().attachment(id).value();
+  CHECK(att.state == storage::AttachmentState::confirmed);
+  CHECK(rig.tap.renewals == 1);
+  CHECK(rig.upstreamAttachment(rig.workOrders[0], att.upstreamId)["sha256"] == source.sha256Hex());
+}
+
 TEST_CASE("a URL past its stored expiry is renewed before any byte goes out") {
   UploadRig rig({"--upload-url-ttl", "120"});
   PatternSource source(100'000, 5);
