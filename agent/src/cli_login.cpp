@@ -122,9 +122,10 @@ Outcome answerChallenge(const Args& args, const ApiClient& api, std::string code
       if (r->body.value("state", std::string()) == "active") return signedIn(r->body);
       return fail(kRefused, "sign_in_refused", "the agent answered the code but is not signed in: " + r->text);
     }
-    const std::string error = r->body.is_object() ? r->body.value("error", std::string()) : std::string();
+    const std::string errorName = r->body.is_object() ? r->body.value("error", std::string()) : std::string();
+    const auto error = ErrorCode::parse(errorName);
     const std::string message = r->body.is_object() ? r->body.value("message", r->text) : r->text;
-    if (error == "invalid_mfa_code") {
+    if (error == ErrorCode("invalid_mfa_code")) {
       if (tty && !args.has("code") && attempt < kCodeAttempts) {
         std::fprintf(stderr, "Wrong code, try again.\n");
         code.clear();
@@ -133,11 +134,11 @@ Outcome answerChallenge(const Args& args, const ApiClient& api, std::string code
       return fail(kWrongCode, "invalid_mfa_code",
                   "wrong code: " + message + " (the challenge is still open: `fieldagent login --code CODE`)");
     }
-    if (error == "no_challenge")
+    if (error == ErrorCode("no_challenge"))
       return fail(kFailed, "no_challenge", "no MFA challenge is pending: sign in first (`fieldagent login`)");
-    if (error == "unreachable" || r->status >= 500)
-      return fail(kFailed, error.empty() ? "failed" : error, "cannot check the code now: " + message);
-    return fail(kRefused, error.empty() ? "sign_in_refused" : error, "sign-in refused: " + message);
+    if (error == ErrorCode("unreachable") || r->status >= 500)
+      return fail(kFailed, errorName.empty() ? "failed" : errorName, "cannot check the code now: " + message);
+    return fail(kRefused, errorName.empty() ? "sign_in_refused" : errorName, "sign-in refused: " + message);
   }
 }
 
@@ -275,14 +276,15 @@ int login(const Args& args, const ApiClient& api) {
     if ((*event)->type != "session" || !(*event)->data.is_object()) continue;
     const json& d = (*event)->data;
     const std::string st = d.value("state", std::string());
-    const std::string error = d.value("error", std::string());
+    const std::string errorName = d.value("error", std::string());
+    const auto error = ErrorCode::parse(errorName);
     const std::string message = d.value("message", std::string());
     if (st == "active") {
       auto now = sessionNow(api);
       if (!now) return finish(args, fail(kFailed, "unreachable", now.error().message));
       return finish(args, signedIn(*now));
     }
-    if (st == "mfa_pending" || error == "mfa_pending") {
+    if (st == "mfa_pending" || error == ErrorCode("mfa_pending")) {
       auto now = sessionNow(api);
       if (!now) return finish(args, fail(kFailed, "unreachable", now.error().message));
       if (!args.json)
@@ -290,16 +292,16 @@ int login(const Args& args, const ApiClient& api) {
                      now->value("deliveredTo", std::string("the technician")).c_str());
       return finish(args, answerChallenge(args, api, code, tty));
     }
-    if (error == "invalid_credentials")
+    if (error == ErrorCode("invalid_credentials"))
       return finish(args, fail(kRefused, "invalid_credentials", "wrong username or password (" + message + ")"));
-    if (error == "invalid_mfa_code")
+    if (error == ErrorCode("invalid_mfa_code"))
       return finish(args, fail(kWrongCode, "invalid_mfa_code",
                                "the TOTP code was refused: check the secret and the device's clock (" + message + ")"));
-    if (error == "unreachable")
+    if (error == ErrorCode("unreachable"))
       return finish(args, fail(kFailed, "unreachable",
                                "cannot reach upstream to sign in (" + message +
                                    "); the credentials are stored and the agent tries again"));
-    if (!error.empty()) return finish(args, fail(kRefused, error, "sign-in refused: " + message));
+    if (!errorName.empty()) return finish(args, fail(kRefused, errorName, "sign-in refused: " + message));
   }
 }
 
