@@ -72,7 +72,7 @@ bool isWorkOrderDetail(const platform::HttpRequest& r) {
 }
 
 std::string uploadedId(const Result<Captured>& captured) {
-  if (!captured) FAIL(captured.error().code + ": " + captured.error().message);
+  if (!captured) FAIL(captured.error().code.str() + ": " + captured.error().message);
   return captured->detail["attachmentId"].get<std::string>();
 }
 
@@ -92,7 +92,7 @@ TEST_CASE("the puller reports each work-order page, detail and reference documen
   };
 
   auto prime = puller.pull();
-  if (!prime) FAIL(prime.error().code + ": " + prime.error().message);
+  if (!prime) FAIL(prime.error().code.str() + ": " + prime.error().message);
   REQUIRE(prime->pages >= 3);
   CHECK(listed == prime->pages);
   REQUIRE(seen.pages.size() == static_cast<std::size_t>(prime->pages));
@@ -121,7 +121,7 @@ TEST_CASE("the puller reports each work-order page, detail and reference documen
   RecordingObserver delta;
   Puller deltaPuller(f.client, *f.store, session, f.clock, {}, delta);
   auto again = deltaPuller.pull();
-  if (!again) FAIL(again.error().code + ": " + again.error().message);
+  if (!again) FAIL(again.error().code.str() + ": " + again.error().message);
   CHECK_FALSE(again->prime);
   REQUIRE(delta.pages.size() == static_cast<std::size_t>(again->pages));
   CHECK(delta.pages.back() == std::pair<int, int>{again->pages, again->pages});
