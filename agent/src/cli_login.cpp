@@ -19,7 +19,6 @@ constexpr const char* kUsernameVar = "FIELDAGENT_USERNAME";
 constexpr const char* kPasswordVar = "FIELDAGENT_PASSWORD";
 constexpr const char* kTotpVar = "FIELDAGENT_TOTP_SECRET";
 constexpr const char* kCodeVar = "FIELDAGENT_MFA_CODE";
-constexpr int kCodeAttempts = 3;  // on a terminal: a mistyped code can be typed again
 
 std::optional<std::string> env(const char* name) {
   const char* v = std::getenv(name);
@@ -126,7 +125,7 @@ Outcome answerChallenge(const Args& args, const ApiClient& api, std::string code
     const auto error = ErrorCode::parse(errorName);
     const std::string message = r->body.is_object() ? r->body.value("message", r->text) : r->text;
     if (error == ErrorCode("invalid_mfa_code")) {
-      if (tty && !args.has("code") && attempt < kCodeAttempts) {
+      if (tty && !args.has("code") && attempt < agent::tuning::kCodeAttempts) {
         std::fprintf(stderr, "Wrong code, try again.\n");
         code.clear();
         continue;

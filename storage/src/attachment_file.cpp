@@ -24,6 +24,7 @@ namespace detail {
 namespace {
 
 constexpr std::string_view kMagic{"FAATT\x01\x00\x00", 8};
+// Not a tuning knob but part of the format: a length field beyond this is a damaged file.
 constexpr std::uint32_t kMaxChunkBytes = 16u << 20;
 
 void putU32(std::string& out, std::uint64_t v) {

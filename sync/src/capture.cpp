@@ -394,7 +394,10 @@ Result<Captured> Capture::recordAttachment(const storage::FinishedAttachment& at
   write.operations.push_back({op::kAttachmentUpload, {{"attachmentId", attachment.id}}, "", {}, {}});
   auto result = store_.localWrites().applyLocalWrite(write);
   if (!result) return result.error();
-  return Captured{result->writeId, result->operations, {}, {{"attachmentId", attachment.id}}};
+  return Captured{result->writeId,
+                  result->operations,
+                  {},
+                  {{"attachmentId", attachment.id}, {"sizeBytes", attachment.sizeBytes}, {"sha256", attachment.sha256}}};
 }
 
 Result<void> Capture::editParked(std::int64_t operationId, const json& request) {
@@ -414,6 +417,10 @@ Result<void> Capture::editParked(std::int64_t operationId, const json& request) 
   }
   return store_.outbox().editParked(operationId, payload);
 }
+
+Result<void> Capture::retryParked(std::int64_t operationId) { return store_.outbox().retryParked(operationId); }
+
+Result<void> Capture::discardParked(std::int64_t operationId) { return store_.outbox().discard(operationId); }
 
 Result<json> Capture::invoice(const std::string& workOrderId) {
   auto wo = cached(workOrderId);

@@ -52,36 +52,6 @@ std::string lower(std::string s) {
 
 }  // namespace
 
-Result<Captured> captureAttachment(storage::Store& store, Capture& capture, const storage::AttachmentSpec& spec,
-                                   const std::function<Result<std::size_t>(char*, std::size_t)>& readMore,
-                                   const CaptureLimits& limits) {
-  const std::string limitText = std::to_string(limits.maxBytes) + " bytes";
-  if (spec.expectedBytes && *spec.expectedBytes > limits.maxBytes) {
-    return Error{"payload_too_large", "the attachment is " + std::to_string(*spec.expectedBytes) +
-                                  " bytes; the limit is " + limitText};
-  }
-  if (limits.readBytes == 0) return Error{"invalid", "readBytes must be positive"};
-  auto begun = store.attachments().beginAttachment(spec);
-  if (!begun) return begun.error();
-  storage::AttachmentWriter writer = std::move(begun).value();
-  // One buffer reused for the whole stream: the attachment is never whole in memory.
-  std::string buffer(limits.readBytes, '\0');
-  for (;;) {
-    auto got = readMore(buffer.data(), buffer.size());
-    if (!got) return got.error();  // the writer's partial file goes with it
-    if (*got == 0) break;
-    if (*got > buffer.size()) return Error{"invalid", "the reader returned more bytes than it was given room for"};
-    if (writer.bytesWritten() + *got > limits.maxBytes) {
-      return Error{"payload_too_large", "the attachment is larger than the limit of " + limitText};
-    }
-    if (auto appended = writer.append(std::string_view(buffer.data(), *got)); !appended) return appended.error();
-  }
-  if (writer.bytesWritten() == 0) return Error{"invalid", "the attachment is empty"};
-  auto finished = writer.finish();
-  if (!finished) return finished.error();
-  return capture.recordAttachment(*finished);
-}
-
 TusProgress tusSend(UpstreamClient& client, const storage::AttachmentReader& reader, const std::string& url,
                     std::size_t chunkBytes, bool sendChecksum, int chunkChecksumRetries,
                     const std::function<void(std::uint64_t)>& onProgress) {

@@ -5,52 +5,28 @@
 #include <Poco/Net/NameValueCollection.h>
 #include <Poco/Net/PartHandler.h>
 
-#include <algorithm>
 #include <istream>
 
 #include "api/handlers.hpp"
 #include "api/presenters.hpp"
 #include "fieldagent/agent/tuning.hpp"
-#include "fieldagent/platform/crypto.hpp"
-#include "fieldagent/platform/encoding.hpp"
+#include "fieldagent/sync/attachment_intake.hpp"
 
 namespace fieldagent::agent::api {
 
 namespace {
 
-// A streamed attachment: the writer (not finished yet) and the hex SHA-256 of what it was given.
-using Streamed = Result<std::pair<storage::AttachmentWriter, std::string>>;
+using Streamed = Result<sync::StreamedAttachment>;
 
+// The app's body through sync::streamAttachment, a piece at a time, within attachments.maxBytes.
 Streamed streamAttachment(LocalApiContext& context, const storage::AttachmentSpec& spec, std::istream& in) {
-  if (spec.kind != "photo" && spec.kind != "signature" && spec.kind != "document")
-    return makeError("invalid", "kind must be photo, signature or document");
-  if (spec.fileName.empty()) return makeError("invalid", "fileName is required");
-  // The name travels upstream and into whatever saves the file later: no folder parts, no
-  // "." or "..", no NUL or other control characters.
-  const bool control = std::any_of(spec.fileName.begin(), spec.fileName.end(),
-                                   [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-  if (spec.fileName.size() > 255 || spec.fileName.find_first_of("/\\") != std::string::npos || control ||
-      spec.fileName == "." || spec.fileName == "..")
-    return makeError("invalid",
-                     "fileName must be a plain name of at most 255 characters (no folders, \".\" or \"..\", "
-                     "no control characters)");
-  auto writer = context.store.attachments().beginAttachment(spec);
-  if (!writer) return writer.error();
-  platform::Sha256 hash;
-  hash.update(spec.workOrderId + "\n" + spec.kind + "\n" + spec.fileName + "\n" + spec.contentType + "\n");
-  std::string piece(tuning::kAttachmentPiece, '\0');
-  const auto limit = context.settings.attachmentMaxBytes;
-  while (in.read(piece.data(), static_cast<std::streamsize>(piece.size())) || in.gcount() > 0) {
-    std::string_view got(piece.data(), static_cast<std::size_t>(in.gcount()));
-    if (writer->bytesWritten() + got.size() > limit)
-      return makeError("payload_too_large",
-                       "attachment larger than attachments.maxBytes (" + std::to_string(limit) + " bytes)");
-    hash.update(got);
-    if (auto ok = writer->append(got); !ok) return ok.error();
-  }
-  if (writer->bytesWritten() == 0) return makeError("invalid", "attachment body is empty");
-  return std::pair<storage::AttachmentWriter, std::string>{std::move(writer).value(),
-                                                           platform::hexEncode(hash.finish())};
+  auto readMore = [&in](char* buffer, std::size_t room) -> Result<std::size_t> {
+    in.read(buffer, static_cast<std::streamsize>(room));
+    if (in.bad()) return makeError("bad_request", "the request body could not be read to its end");
+    return static_cast<std::size_t>(in.gcount());
+  };
+  return sync::streamAttachment(context.store, spec, readMore,
+                                {context.settings.attachmentMaxBytes, tuning::kAttachmentPiece});
 }
 
 // Streams the file part; the form fields kind, fileName and contentType must come before it.
@@ -130,19 +106,15 @@ Reply AttachmentHandlers::capture(Request& r) {
       drained += static_cast<std::uint64_t>(in.gcount());
     return fromError(streamed.error());
   }
-  // Named references, not a structured binding: clang before 16 cannot capture one.
-  storage::AttachmentWriter& writer = streamed->first;
-  const std::string& hash = streamed->second;
-  return r.idempotent(hash, [&]() -> Reply {
-    auto finished = writer.finish();
-    if (!finished) return fromError(finished.error());
-    auto captured = context.capture.recordAttachment(*finished);
+  return r.idempotent(streamed->requestHash, [&]() -> Reply {
+    auto captured = sync::recordStreamed(context.capture, *streamed);
     Reply reply = accepted(captured);
     if (reply.status == 202) {
-      reply.body["attachmentId"] = finished->id;
-      reply.body["signatureToken"] = finished->id;
-      reply.body["sizeBytes"] = finished->sizeBytes;
-      reply.body["sha256"] = finished->sha256;
+      const auto& attachment = captured->detail;
+      reply.body["attachmentId"] = attachment["attachmentId"];
+      reply.body["signatureToken"] = attachment["attachmentId"];
+      reply.body["sizeBytes"] = attachment["sizeBytes"];
+      reply.body["sha256"] = attachment["sha256"];
     }
     return reply;
   });

@@ -103,8 +103,8 @@ Reply ParkedHandlers::actOnOperation(Request& r) {
   if (!id) return badId(kOperation);
   auto& context = r.context();
   const std::string& action = r.param("action");
-  if (action == "retry") return actOn(r, kOperation, *id, [&] { return context.store.outbox().retryParked(*id); });
-  if (action == "discard") return actOn(r, kOperation, *id, [&] { return context.store.outbox().discard(*id); });
+  if (action == "retry") return actOn(r, kOperation, *id, [&] { return context.capture.retryParked(*id); });
+  if (action == "discard") return actOn(r, kOperation, *id, [&] { return context.capture.discardParked(*id); });
   if (action != "edit") return error("not_found", "no such action: " + action);
   auto body = r.readJson();
   if (!body) return fromError(body.error());

@@ -76,4 +76,10 @@ inline constexpr int kRejectedScan = 500;
 // and reference documents read); a terminal redraws no faster than that anyway.
 inline constexpr auto kProgressEvery = std::chrono::milliseconds(250);
 
+// --- fieldagent login ---
+
+// MFA codes asked for on a terminal before giving up: a mistyped code can be typed again, and
+// upstream's own limit on attempts stays far off.
+inline constexpr int kCodeAttempts = 3;
+
 }  // namespace fieldagent::agent::tuning

@@ -56,6 +56,11 @@ class Capture {
   // Replaces a parked (rejected) operation's request after checking it as a new one would be,
   // and sends it again. Errors: "invalid", "not_found", and the store's ("wrong_state").
   Result<void> editParked(std::int64_t operationId, const json& request);
+  // The technician's other two answers to a parked (rejected or conflicting) operation: send it
+  // again as it is, or give it up (its change leaves their view; upstream's copy stands).
+  // Errors: "not_found", and the store's ("wrong_state": the operation is not parked).
+  Result<void> retryParked(std::int64_t operationId);
+  Result<void> discardParked(std::int64_t operationId);
 
   // The invoice-ready summary of the consumptions captured for a work order (sent or not).
   Result<json> invoice(const std::string& workOrderId);

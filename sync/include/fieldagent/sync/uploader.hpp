@@ -1,7 +1,6 @@
 #pragma once
 // Photos, signatures and documents between the device and upstream (docs/uploads.md):
-// - capture: an app's bytes streamed into the store (encrypted, hashed on the way, never whole
-//   in memory) and recorded with their attachment_upload outbox operation;
+// - capture: attachment_intake.hpp (an app's bytes into the store, recorded for upload);
 // - upload: the pusher's handler for attachment_upload: slot request, tus in checksummed chunks
 //   resumed from the server's offset after any interruption, fresh signed URLs, complete;
 // - retention: the local copy of a confirmed upload removed once its time is up.
@@ -18,6 +17,7 @@
 #include "fieldagent/platform/clock.hpp"
 #include "fieldagent/platform/connectivity.hpp"
 #include "fieldagent/storage/store.hpp"
+#include "fieldagent/sync/attachment_intake.hpp"
 #include "fieldagent/sync/capture.hpp"
 #include "fieldagent/sync/progress.hpp"
 #include "fieldagent/sync/pusher.hpp"
@@ -25,20 +25,6 @@
 #include "fieldagent/sync/upstream_client.hpp"
 
 namespace fieldagent::sync {
-
-struct CaptureLimits {
-  std::uint64_t maxBytes = tuning::kMaxAttachmentBytes;  // one photo, signature or document
-  std::size_t readBytes = tuning::kCaptureReadBytes;     // what is asked of readMore at a time
-};
-
-// Streams an attachment from `readMore` (returns the bytes it put in the buffer, 0 at the end,
-// or an error) into the store and records it with its upload operation. The detail of the
-// answer carries "attachmentId": the handle an app uses as signatureToken until the upload is
-// done. Errors: "payload_too_large" (names the limit; nothing is kept), "invalid", the reader's own,
-// and the store's ("quota_exceeded", "no_space", "io").
-Result<Captured> captureAttachment(storage::Store& store, Capture& capture, const storage::AttachmentSpec& spec,
-                                   const std::function<Result<std::size_t>(char*, std::size_t)>& readMore,
-                                   const CaptureLimits& limits = {});
 
 // The defaults' reasons are in tuning.hpp. The agent's config sets chunkBytes,
 // holdLargeUploadsWhenMetered and largeUploadBytes (uploads.* in docs/configuration.md).
