@@ -81,6 +81,35 @@ TEST_CASE("capture refuses an attachment over the size limit and keeps nothing o
   CHECK(announced.error().code == "payload_too_large");
 }
 
+TEST_CASE("capture refuses a kind or file name that cannot travel upstream and keeps nothing of it") {
+  UploadRig rig;
+  struct Case {
+    std::string kind, fileName, expect;
+  };
+  for (const auto& c : std::vector<Case>{{"sketch", "a.png", "kind must be"},
+                                         {"photo", "", "fileName is required"},
+                                         {"photo", "../etc/passwd", "plain name"},
+                                         {"photo", "a\\b.jpg", "plain name"},
+                                         {"photo", "..", "plain name"},
+                                         {"photo", std::string("a\nb.jpg"), "plain name"},
+                                         {"photo", std::string(256, 'n'), "plain name"}}) {
+    INFO(c.kind << " / " << c.fileName);
+    PatternSource source(1000, 1);
+    storage::AttachmentSpec spec{rig.workOrders[0], c.kind, c.fileName, "image/jpeg", std::nullopt};
+    auto captured = captureAttachment(*rig.f.store, *rig.capture, spec, std::ref(source));
+    REQUIRE_FALSE(captured.ok());
+    CHECK(captured.error().code == "invalid");
+    CHECK_THAT(captured.error().message, Catch::Contains(c.expect));
+  }
+  CHECK(rig.f.store->attachments().attachmentBytesInUse() == 0);
+  CHECK(rig.f.store->attachments().listAttachments(rig.workOrders[0]).value().empty());
+  CHECK(rig.f.store->outbox().outboxCounts().value().byState[storage::OpState::pending] == 0);
+  // A plain name of 255 bytes is fine.
+  PatternSource source(1000, 1);
+  storage::AttachmentSpec ok{rig.workOrders[0], "document", std::string(251, 'n') + ".pdf", "application/pdf", std::nullopt};
+  CHECK(captureAttachment(*rig.f.store, *rig.capture, ok, std::ref(source)).ok());
+}
+
 TEST_CASE("a signed URL that expires mid-way is renewed and the upload finishes from its offset") {
   UploadRig rig({"--upload-url-ttl", "120", "--max-chunk-bytes", "1048576"});
   PatternSource source(6u << 20, 11);
