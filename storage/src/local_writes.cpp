@@ -19,6 +19,12 @@ Result<LocalWriteResult> LocalWrites::applyLocalWrite(const LocalWrite& write) {
   if (write.workOrderPatch && !write.workOrderPatch->is_object()) {
     return makeError("invalid", "the change to work order " + write.workOrderId + " must be a JSON object");
   }
+  if (write.workOrderPatch && write.workOrderPatch->contains(detail::kAppendKey)) {
+    return makeError("invalid", std::string("the change to work order ") + write.workOrderId + " may not set " +
+                                    detail::kAppendKey);
+  }
+  for (const auto& [field, item] : write.appends)
+    if (field.empty()) return makeError("invalid", "an item added to work order " + write.workOrderId + " needs its field");
   for (std::size_t i = 0; i < write.operations.size(); ++i) {
     const auto& op = write.operations[i];
     if (op.kind.empty()) return makeError("invalid", "operation " + std::to_string(i + 1) + " has no kind");
@@ -52,8 +58,7 @@ Result<LocalWriteResult> LocalWrites::applyLocalWrite(const LocalWrite& write) {
 
   const std::int64_t now = core_.nowMillis();
   LocalWriteResult result;
-  const std::optional<std::string> patch =
-      write.workOrderPatch ? std::optional<std::string>(write.workOrderPatch->dump()) : std::nullopt;
+  const std::optional<std::string> patch = detail::storedPatch(write);
   if (auto r = db.run("INSERT INTO local_writes (work_order_id, patch, created_at) VALUES (?1, ?2, ?3)",
                       write.workOrderId, patch, now);
       !r) {

@@ -126,6 +126,14 @@ struct ServerCopyInHand {
 
 // Rebuilds the technician's view of a work order (server copy + active local writes) and its
 // indexed columns. Call inside a transaction; `inHand`, when given, must be the row's server_doc.
+// A local write's change to the view as stored in local_writes.patch: its merge patch, with the
+// items it appends to arrays under this key ({"$append": {"notes": [item]}}); no contract field
+// begins with '$'. Nothing when the write leaves the view alone.
+inline constexpr const char* kAppendKey = "$append";
+std::optional<std::string> storedPatch(const LocalWrite& write);
+// Applies a stored patch to a view.
+void applyStoredPatch(Json& view, const Json& patch);
+
 Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId,
                                   const ServerCopyInHand* inHand = nullptr);
 

@@ -10,6 +10,34 @@
 
 namespace fieldagent::storage::detail {
 
+std::optional<std::string> storedPatch(const LocalWrite& write) {
+  if (write.appends.empty())
+    return write.workOrderPatch ? std::optional<std::string>(write.workOrderPatch->dump()) : std::nullopt;
+  Json patch = write.workOrderPatch ? *write.workOrderPatch : Json::object();
+  Json& appends = patch[kAppendKey];
+  appends = Json::object();
+  for (const auto& [field, item] : write.appends) appends[field].push_back(item);
+  return patch.dump();
+}
+
+void applyStoredPatch(Json& view, const Json& patch) {
+  const auto appends = patch.find(kAppendKey);
+  if (appends == patch.end()) {
+    view.merge_patch(patch);
+    return;
+  }
+  Json rest = patch;
+  rest.erase(kAppendKey);
+  view.merge_patch(rest);
+  if (!appends->is_object() || !view.is_object()) return;
+  for (const auto& [field, items] : appends->items()) {
+    Json& list = view[field];
+    if (!list.is_array()) list = Json::array();
+    if (items.is_array())
+      for (const auto& item : items) list.push_back(item);
+  }
+}
+
 Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId, const ServerCopyInHand* inHand) {
   std::vector<Json> patches;
   bool hasLocal = false;
@@ -51,7 +79,7 @@ Result<void> refreshWorkOrderView(Database& db, const std::string& workOrderId, 
       if (!doc) return doc.error();
       built = std::move(doc).value();
     }
-    for (const auto& patch : patches) built.merge_patch(patch);
+    for (const auto& patch : patches) applyStoredPatch(built, patch);
     viewOf = &built;
     viewText = built.dump();
   }

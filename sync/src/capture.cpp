@@ -295,11 +295,14 @@ Result<Captured> Capture::addNote(const std::string& workOrderId, const json& re
   auto wo = cached(workOrderId);
   if (!wo) return wo.error();
   json notes = wo->doc.contains("notes") && wo->doc["notes"].is_array() ? wo->doc["notes"] : json::array();
-  notes.push_back({{"text", *text}, {"createdAt", *at}, {"author", session_.status().user.name}, {"pending", true}});
+  json note = {{"text", *text}, {"createdAt", *at}, {"author", session_.status().user.name}, {"pending", true}};
+  notes.push_back(note);
 
   storage::LocalWrite write;
   write.workOrderId = workOrderId;
-  write.workOrderPatch = json{{"notes", notes}};
+  // Appended, not the whole list: a note added upstream meanwhile stays in view, and the n-th
+  // note is as cheap to store as the first (fuzz find 13).
+  write.appends.emplace_back("notes", std::move(note));
   write.operations.push_back({op::kNote, {{"note", *text}, {"occurredAt", *at}}, "", {}, {}});
   auto result = store_.localWrites().applyLocalWrite(write);
   if (!result) return result.error();

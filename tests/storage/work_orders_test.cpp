@@ -103,6 +103,53 @@ TEST_CASE("reads show the technician's view until upstream has confirmed and sen
   CHECK(wo->doc == confirmed);
 }
 
+TEST_CASE("notes the technician adds are appended: upstream's new notes stay in view, each write stores its own",
+          "[work_orders][local_write]") {
+  StoreFixture f;
+  Json server = sampleWorkOrder("wo_1");
+  server["notes"] = Json::array({{{"text", "dispatch: gate code 4711"}}});
+  REQUIRE(f.store->workOrders().upsertWorkOrder({server, "\"v1\""}).ok());
+  auto note = [&](const std::string& text) {
+    LocalWrite write;
+    write.workOrderId = "wo_1";
+    write.appends.emplace_back("notes", Json{{"text", text}, {"pending", true}});
+    write.operations.push_back({"note", {{"note", text}}, "", {}, {}});
+    REQUIRE(f.store->localWrites().applyLocalWrite(write).ok());
+  };
+  note("replaced the filter");
+  note("customer asks for a call");
+  auto texts = [&] {
+    std::vector<std::string> out;
+    const auto wo = f.store->workOrders().workOrder("wo_1");
+    REQUIRE(wo.ok());
+    for (const auto& n : wo->doc["notes"]) out.push_back(n["text"]);
+    return out;
+  };
+  CHECK(texts() == std::vector<std::string>{"dispatch: gate code 4711", "replaced the filter", "customer asks for a call"});
+
+  // The dispatcher adds a note upstream before ours are sent: the pull shows it, ours stay after.
+  server["notes"].push_back({{"text", "dispatch: bring the long ladder"}});
+  server["updatedAt"] = "2026-01-21T10:00:00Z";
+  REQUIRE(f.store->workOrders().upsertWorkOrder({server, "\"v2\""}).ok());
+  CHECK(texts() == std::vector<std::string>{"dispatch: gate code 4711", "dispatch: bring the long ladder",
+                                            "replaced the filter", "customer asks for a call"});
+
+  // Each write keeps its own note, not the list so far: the n-th note costs what the first did.
+  f.close();
+  RawDb raw(f.options.dataDir / "fieldagent.db");
+  for (const auto& patch : raw.column("SELECT patch FROM local_writes ORDER BY id"))
+    CHECK(Json::parse(patch)["$append"]["notes"].size() == 1);
+  f.reopen();
+  CHECK(texts().size() == 4);
+
+  // A merge patch may not smuggle in the append key.
+  LocalWrite sneaky;
+  sneaky.workOrderId = "wo_1";
+  sneaky.workOrderPatch = Json{{"$append", {{"status", Json::array({"x"})}}}};
+  sneaky.operations.push_back({"note", {{"note", "x"}}, "", {}, {}});
+  CHECK(f.store->localWrites().applyLocalWrite(sneaky).error().code == "invalid");
+}
+
 TEST_CASE("an upstream copy older than the cached one does not roll the cache back", "[work_orders]") {
   StoreFixture f;
   Json newer = sampleWorkOrder("wo_1", "on_site");

@@ -17,6 +17,10 @@ namespace fieldagent::storage {
 struct LocalWrite {
   std::string workOrderId;
   std::optional<Json> workOrderPatch;  // RFC 7396 merge patch on the technician's view
+  // Items added at the end of an array of the view (a note). Unlike a merge patch of the whole
+  // array, what upstream adds to it meanwhile stays in view, and each write stores its own item
+  // only, so the n-th note costs the same as the first.
+  std::vector<std::pair<std::string, Json>> appends;  // (field, item)
   std::vector<StockAdjustment> stock;
   std::vector<FinishedAttachment> attachments;
   std::vector<NewOperation> operations;  // at least one
