@@ -85,6 +85,7 @@ class RawDb {
  public:
   explicit RawDb(const std::filesystem::path& path) {
     if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+      sqlite3_close_v2(db_);  // a handle is made even when the open fails
       throw std::runtime_error("cannot open " + path.string());
     }
   }
